@@ -145,6 +145,7 @@ stage_binary() {
 
 commit_dir() { # STAGE DEST SOURCE: moves a verified staging directory to its final name
 	printf '%s\n' "$3" >"$1/SOURCE"
+	chmod 0755 "$1"
 	rm -rf "$2"
 	mv -T "$1" "$2"
 }
