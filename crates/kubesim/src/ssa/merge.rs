@@ -1,0 +1,290 @@
+//! Merging two objects, and comparing them field by field — one walk, as in
+//! structured-merge-diff, where both are the same `mergingWalker` with different hooks.
+//!
+//! **Merge** (`live` ⊕ `config`): leaves (scalars, atomic lists/maps, and lists/maps that
+//! are empty on both sides) take the config's value when it has one; granular maps merge
+//! key by key; associative lists merge item by item, matched by key or value.
+//!
+//! **Order of merged list items** follows the SMD used by current API servers: items of the
+//! config come out in the config's order; items only in the live list keep their position
+//! relative to the items around them. E.g. live `[a,b,c,d]` ⊕ config `[d,e,f,a]` gives
+//! `[b,c,d,e,f,a]`.
+//!
+//! **Compare** (`old` vs `new`) records, per path, whether a leaf was added, removed or
+//! modified, and whether a granular map, list or list item appeared or disappeared.
+
+use super::SsaError;
+use super::path::{Path, PathElement};
+use super::schema::{ListKind, ListType, MapType, Schema, TypeRef};
+use super::set::FieldSet;
+use super::typed::{Shape, check_shape, effective_shape, item_element, resolve};
+use super::value;
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The fields that differ between two versions of an object.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Comparison {
+    /// Present only in the new object.
+    pub added: FieldSet,
+    /// Present in both, with different values.
+    pub modified: FieldSet,
+    /// Present only in the old object.
+    pub removed: FieldSet,
+}
+
+impl Comparison {
+    /// True when the objects are the same.
+    pub fn is_same(&self) -> bool {
+        self.added.is_empty() && self.modified.is_empty() && self.removed.is_empty()
+    }
+}
+
+/// `lhs` with `rhs` merged over it.
+pub fn merge(schema: &Schema, lhs: &Value, rhs: &Value, tr: &TypeRef) -> Result<Value, SsaError> {
+    let mut w = Walker { schema, cmp: None };
+    Ok(w.walk(Some(lhs), Some(rhs), tr, &mut Vec::new())?
+        .unwrap_or(Value::Null))
+}
+
+/// How `new` differs from `old`.
+pub fn compare(
+    schema: &Schema,
+    old: &Value,
+    new: &Value,
+    tr: &TypeRef,
+) -> Result<Comparison, SsaError> {
+    let mut w = Walker {
+        schema,
+        cmp: Some(Comparison::default()),
+    };
+    w.walk(Some(old), Some(new), tr, &mut Vec::new())?;
+    Ok(w.cmp.unwrap_or_default())
+}
+
+struct Walker<'a> {
+    schema: &'a Schema,
+    cmp: Option<Comparison>,
+}
+
+fn as_items(v: Option<&Value>) -> &[Value] {
+    match v {
+        Some(Value::Array(items)) => items,
+        _ => &[],
+    }
+}
+
+fn as_entries(v: Option<&Value>) -> Option<&Map<String, Value>> {
+    match v {
+        Some(Value::Object(m)) => Some(m),
+        _ => None,
+    }
+}
+
+impl Walker<'_> {
+    fn walk(
+        &mut self,
+        lhs: Option<&Value>,
+        rhs: Option<&Value>,
+        tr: &TypeRef,
+        path: &mut Vec<PathElement>,
+    ) -> Result<Option<Value>, SsaError> {
+        let atom = resolve(self.schema, tr, path)?;
+        let ls = lhs.map(|v| effective_shape(&atom, v));
+        let rs = rhs.map(|v| effective_shape(&atom, v));
+        if let (Some(v), Some(s)) = (lhs, ls) {
+            check_shape(v, s, path)?;
+        }
+        if let (Some(v), Some(s)) = (rhs, rs) {
+            check_shape(v, s, path)?;
+        }
+        let chosen = match (ls, rs) {
+            (Some(a), Some(b)) if a != b => Shape::Scalar,
+            (Some(a), _) | (None, Some(a)) => a,
+            (None, None) => return Ok(None),
+        };
+        let out = match chosen {
+            // A list or map empty (or null) on both sides is a leaf, which keeps the
+            // difference between `[]`, `{}` and `null`.
+            Shape::List => {
+                let both_empty = as_items(lhs).is_empty() && as_items(rhs).is_empty();
+                match atom.list() {
+                    Some(list) if list.kind != ListKind::Atomic && !both_empty => {
+                        self.visit_list(list, as_items(lhs), as_items(rhs), path)?
+                    }
+                    _ => return Ok(self.leaf(lhs, rhs, path)),
+                }
+            }
+            Shape::Map => {
+                let both_empty = as_entries(lhs).is_none_or(Map::is_empty)
+                    && as_entries(rhs).is_none_or(Map::is_empty);
+                match atom.map() {
+                    Some(map) if !map.atomic && !both_empty => {
+                        self.visit_map(map, as_entries(lhs), as_entries(rhs), path)?
+                    }
+                    _ => return Ok(self.leaf(lhs, rhs, path)),
+                }
+            }
+            Shape::Scalar | Shape::Null => return Ok(self.leaf(lhs, rhs, path)),
+        };
+        if let Some(cmp) = self.cmp.as_mut() {
+            if lhs.is_none() {
+                cmp.added.insert(&Path(path.clone()));
+            } else if rhs.is_none() {
+                cmp.removed.insert(&Path(path.clone()));
+            }
+        }
+        Ok(out)
+    }
+
+    fn leaf(
+        &mut self,
+        lhs: Option<&Value>,
+        rhs: Option<&Value>,
+        path: &[PathElement],
+    ) -> Option<Value> {
+        if let Some(cmp) = self.cmp.as_mut() {
+            let p = Path(path.to_vec());
+            match (lhs, rhs) {
+                (None, _) => cmp.added.insert(&p),
+                (_, None) => cmp.removed.insert(&p),
+                (Some(l), Some(r)) if !value::equal(l, r) => cmp.modified.insert(&p),
+                _ => {}
+            }
+        }
+        rhs.or(lhs).cloned()
+    }
+
+    fn visit_map(
+        &mut self,
+        map: &MapType,
+        lhs: Option<&Map<String, Value>>,
+        rhs: Option<&Map<String, Value>>,
+        path: &mut Vec<PathElement>,
+    ) -> Result<Option<Value>, SsaError> {
+        let mut out = Map::new();
+        let keys = lhs
+            .into_iter()
+            .flat_map(|m| m.keys())
+            .chain(rhs.into_iter().flat_map(|m| m.keys()));
+        let mut seen = BTreeSet::new();
+        for key in keys {
+            if !seen.insert(key) {
+                continue;
+            }
+            let Some(child_type) = map.type_of(key) else {
+                return Err(SsaError::invalid(
+                    path,
+                    format!("field not declared in schema: {key}"),
+                ));
+            };
+            path.push(PathElement::Field(key.clone()));
+            let merged = self.walk(
+                lhs.and_then(|m| m.get(key)),
+                rhs.and_then(|m| m.get(key)),
+                child_type,
+                path,
+            )?;
+            path.pop();
+            if let Some(v) = merged {
+                out.insert(key.clone(), v);
+            }
+        }
+        Ok((!out.is_empty()).then_some(Value::Object(out)))
+    }
+
+    fn elements<'v>(
+        &self,
+        list: &ListType,
+        items: &'v [Value],
+        side: &str,
+        path: &[PathElement],
+    ) -> Result<(Vec<PathElement>, BTreeMap<PathElement, &'v Value>), SsaError> {
+        let mut order = Vec::with_capacity(items.len());
+        let mut by_pe = BTreeMap::new();
+        for (i, item) in items.iter().enumerate() {
+            let pe = item_element(self.schema, list, i, item, path)?;
+            if by_pe.insert(pe.clone(), item).is_some() {
+                return Err(SsaError::invalid(
+                    path,
+                    format!("{side}: duplicate entries for key {pe}"),
+                ));
+            }
+            order.push(pe);
+        }
+        Ok((order, by_pe))
+    }
+
+    fn visit_list(
+        &mut self,
+        list: &ListType,
+        lhs: &[Value],
+        rhs: &[Value],
+        path: &mut Vec<PathElement>,
+    ) -> Result<Option<Value>, SsaError> {
+        let (r_order, r_items) = self.elements(list, rhs, "rhs", path)?;
+        let (l_order, l_items) = self.elements(list, lhs, "lhs", path)?;
+        // Items in both lists, in the config's order: the live list is only walked up to the
+        // next of these, so live-only items stay next to the neighbours they had.
+        let mut shared = r_order.iter().filter(|pe| l_items.contains_key(*pe));
+        let mut next_shared = shared.next();
+        let mut emitted: BTreeSet<&PathElement> = BTreeSet::new();
+        let mut out = Vec::with_capacity(lhs.len().max(rhs.len()));
+        let (mut li, mut ri) = (0, 0);
+        while li < l_order.len() || ri < r_order.len() {
+            if li < l_order.len() && ri < r_order.len() {
+                let pe = &l_order[li];
+                if *pe == r_order[ri] {
+                    self.emit(list, pe, l_items.get(pe), r_items.get(pe), path, &mut out)?;
+                    emitted.insert(pe);
+                    li += 1;
+                    ri += 1;
+                    next_shared = shared.next();
+                    continue;
+                }
+                if r_items.contains_key(pe) && next_shared.is_some_and(|n| n != pe) {
+                    li += 1;
+                    continue;
+                }
+            }
+            if li < l_order.len() {
+                let pe = &l_order[li];
+                if !r_items.contains_key(pe) {
+                    self.emit(list, pe, l_items.get(pe), None, path, &mut out)?;
+                    li += 1;
+                    continue;
+                }
+                if emitted.contains(pe) {
+                    li += 1;
+                    continue;
+                }
+            }
+            if ri < r_order.len() {
+                let pe = &r_order[ri];
+                self.emit(list, pe, l_items.get(pe), r_items.get(pe), path, &mut out)?;
+                emitted.insert(pe);
+                ri += 1;
+                if next_shared == Some(pe) {
+                    next_shared = shared.next();
+                }
+            }
+        }
+        Ok((!out.is_empty()).then_some(Value::Array(out)))
+    }
+
+    fn emit(
+        &mut self,
+        list: &ListType,
+        pe: &PathElement,
+        lhs: Option<&&Value>,
+        rhs: Option<&&Value>,
+        path: &mut Vec<PathElement>,
+        out: &mut Vec<Value>,
+    ) -> Result<(), SsaError> {
+        path.push(pe.clone());
+        let merged = self.walk(lhs.copied(), rhs.copied(), &list.element, path)?;
+        path.pop();
+        out.extend(merged);
+        Ok(())
+    }
+}

@@ -1,0 +1,268 @@
+//! Walks over an object guided by its schema: the set of fields an object sets, removal of
+//! a set of fields, and the identity of list items.
+//!
+//! These follow structured-merge-diff's `typed` package rule for rule, because the API
+//! server's managedFields are exactly what these walks produce:
+//! - a scalar, an atomic list or an atomic map is one leaf;
+//! - an associative list item is a member itself (`.`) as well as a prefix of its fields;
+//! - a map entry that is not a named struct field (a label, a ConfigMap key) is a member,
+//!   as is any entry whose value is `null` or `{}`; a struct field holding a non-empty
+//!   struct is only a prefix.
+
+use super::SsaError;
+use super::path::{Path, PathElement};
+use super::schema::{ListKind, ListType, Resolved, Schema, TypeRef};
+use super::set::FieldSet;
+use serde_json::{Map, Value};
+
+/// The shape of a JSON value, as far as the schema cares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Shape {
+    Scalar,
+    List,
+    Map,
+    Null,
+}
+
+pub(crate) fn shape(v: &Value) -> Shape {
+    match v {
+        Value::Null => Shape::Null,
+        Value::Array(_) => Shape::List,
+        Value::Object(_) => Shape::Map,
+        _ => Shape::Scalar,
+    }
+}
+
+/// Which of the atom's alternatives describes `v`: its own shape when allowed, otherwise
+/// the first alternative the atom has (scalar, list, map), as SMD's `deduceAtom` +
+/// `handleAtom` do. A `null` is handled by that same first alternative.
+pub(crate) fn effective_shape(atom: &Resolved<'_>, v: &Value) -> Shape {
+    match shape(v) {
+        Shape::Scalar if atom.scalar().is_some() => Shape::Scalar,
+        Shape::List if atom.list().is_some() => Shape::List,
+        Shape::Map if atom.map().is_some() => Shape::Map,
+        _ if atom.scalar().is_some() => Shape::Scalar,
+        _ if atom.list().is_some() => Shape::List,
+        _ if atom.map().is_some() => Shape::Map,
+        _ => Shape::Null,
+    }
+}
+
+pub(crate) fn resolve<'a>(
+    schema: &'a Schema,
+    tr: &'a TypeRef,
+    path: &[PathElement],
+) -> Result<Resolved<'a>, SsaError> {
+    schema
+        .resolve(tr)
+        .ok_or_else(|| SsaError::invalid(path, format!("no type found matching {tr:?}")))
+}
+
+/// Checks that a value fits the alternative chosen for it.
+pub(crate) fn check_shape(v: &Value, chosen: Shape, path: &[PathElement]) -> Result<(), SsaError> {
+    let actual = shape(v);
+    if actual == Shape::Null || actual == chosen {
+        return Ok(());
+    }
+    let name = |s: Shape| match s {
+        Shape::Scalar => "scalar",
+        Shape::List => "list",
+        Shape::Map => "map",
+        Shape::Null => "null",
+    };
+    Err(SsaError::invalid(
+        path,
+        format!("expected {}, got {}", name(chosen), name(actual)),
+    ))
+}
+
+/// The path element identifying item `index` of a list.
+pub(crate) fn item_element(
+    schema: &Schema,
+    list: &ListType,
+    index: usize,
+    item: &Value,
+    path: &[PathElement],
+) -> Result<PathElement, SsaError> {
+    if list.kind != ListKind::Associative {
+        return Ok(PathElement::Index(index));
+    }
+    if list.keys.is_empty() {
+        return match item {
+            Value::Array(_) | Value::Object(_) => Err(SsaError::invalid(
+                path,
+                format!(
+                    "element {index}: associative list without keys has an element that's a map or list type"
+                ),
+            )),
+            v => Ok(PathElement::Value(v.clone())),
+        };
+    }
+    let Value::Object(fields) = item else {
+        return Err(SsaError::invalid(
+            path,
+            format!("element {index}: associative list with keys may not have non-map elements"),
+        ));
+    };
+    let element = schema.resolve(&list.element);
+    let mut key = Vec::with_capacity(list.keys.len());
+    for name in &list.keys {
+        let value = match fields.get(name) {
+            Some(v) => v.clone(),
+            None => match element
+                .as_ref()
+                .and_then(|a| a.map())
+                .and_then(|m| m.field(name))
+                .and_then(|f| f.default.clone())
+            {
+                Some(d) => d,
+                None => {
+                    return Err(SsaError::invalid(
+                        path,
+                        format!(
+                            "element {index}: associative list with keys has an element that omits key field \"{name}\" (and doesn't have default value)"
+                        ),
+                    ));
+                }
+            },
+        };
+        key.push((name.clone(), value));
+    }
+    Ok(PathElement::key(key))
+}
+
+/// The set of fields `v` sets (what an applier of `v` owns).
+pub fn to_field_set(schema: &Schema, v: &Value, tr: &TypeRef) -> Result<FieldSet, SsaError> {
+    let mut out = FieldSet::new();
+    let mut path = Vec::new();
+    collect(schema, v, tr, &mut path, &mut out)?;
+    Ok(out)
+}
+
+fn collect(
+    schema: &Schema,
+    v: &Value,
+    tr: &TypeRef,
+    path: &mut Vec<PathElement>,
+    out: &mut FieldSet,
+) -> Result<(), SsaError> {
+    let atom = resolve(schema, tr, path)?;
+    let chosen = effective_shape(&atom, v);
+    check_shape(v, chosen, path)?;
+    match (chosen, v) {
+        (Shape::List, _) => {
+            let Some(list) = atom.list() else {
+                return Ok(());
+            };
+            if list.kind == ListKind::Atomic {
+                out.insert(&Path(path.clone()));
+                return Ok(());
+            }
+            if let Value::Array(items) = v {
+                for (i, item) in items.iter().enumerate() {
+                    let pe = item_element(schema, list, i, item, path)?;
+                    path.push(pe);
+                    collect(schema, item, &list.element, path, out)?;
+                    out.insert(&Path(path.clone()));
+                    path.pop();
+                }
+            }
+        }
+        (Shape::Map, _) => {
+            let Some(map) = atom.map() else {
+                return Ok(());
+            };
+            if map.atomic {
+                out.insert(&Path(path.clone()));
+                return Ok(());
+            }
+            if let Value::Object(entries) = v {
+                for (k, child) in entries {
+                    let Some(child_type) = map.type_of(k) else {
+                        return Err(SsaError::invalid(
+                            path,
+                            format!("field not declared in schema: {k}"),
+                        ));
+                    };
+                    path.push(PathElement::Field(k.clone()));
+                    collect(schema, child, child_type, path, out)?;
+                    let empty = matches!(child, Value::Null)
+                        || matches!(child, Value::Object(m) if m.is_empty());
+                    if empty || map.field(k).is_none() {
+                        out.insert(&Path(path.clone()));
+                    }
+                    path.pop();
+                }
+            }
+        }
+        _ => out.insert(&Path(path.clone())),
+    }
+    Ok(())
+}
+
+/// `v` without the fields in `set`. A list or map left with nothing becomes `null`, as in
+/// SMD (typed objects later drop such nulls; custom resources keep them).
+pub fn remove_items(schema: &Schema, v: &Value, set: &FieldSet, tr: &TypeRef) -> Value {
+    let Some(atom) = schema.resolve(tr) else {
+        return v.clone();
+    };
+    match (effective_shape(&atom, v), v) {
+        (Shape::List, Value::Array(items)) => {
+            let Some(list) = atom.list() else {
+                return v.clone();
+            };
+            if items.is_empty() || list.kind == ListKind::Atomic {
+                return Value::Null;
+            }
+            let mut kept = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                // An item whose identity cannot be computed cannot be named by the set.
+                let Ok(pe) = item_element(schema, list, i, item, &[]) else {
+                    kept.push(item.clone());
+                    continue;
+                };
+                if set.members.contains(&pe) {
+                    continue;
+                }
+                match set.with_prefix(&pe) {
+                    Some(sub) => kept.push(remove_items(schema, item, sub, &list.element)),
+                    None => kept.push(item.clone()),
+                }
+            }
+            if kept.is_empty() {
+                Value::Null
+            } else {
+                Value::Array(kept)
+            }
+        }
+        (Shape::Map, Value::Object(entries)) => {
+            let Some(map) = atom.map() else {
+                return v.clone();
+            };
+            if entries.is_empty() || map.atomic {
+                return Value::Null;
+            }
+            let mut kept = Map::new();
+            for (k, child) in entries {
+                let pe = PathElement::Field(k.clone());
+                if set.members.contains(&pe) {
+                    continue;
+                }
+                match (set.with_prefix(&pe), map.type_of(k)) {
+                    (Some(sub), Some(t)) => {
+                        kept.insert(k.clone(), remove_items(schema, child, sub, t));
+                    }
+                    _ => {
+                        kept.insert(k.clone(), child.clone());
+                    }
+                }
+            }
+            if kept.is_empty() {
+                Value::Null
+            } else {
+                Value::Object(kept)
+            }
+        }
+        _ => v.clone(),
+    }
+}
