@@ -187,7 +187,8 @@ pub struct Image {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PostBuild {
-    /// Variables and their values.
+    /// Variables and their values. A value may use the per-cluster variables
+    /// (`web.${cluster_name}.example.com`); they are expanded per cluster first.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("x-kubernetes-validations" = [{
         "rule": "self.all(k, k.matches('^[_a-zA-Z][_a-zA-Z0-9]*$'))",
