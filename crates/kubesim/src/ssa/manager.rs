@@ -276,6 +276,13 @@ pub struct FieldManager<'a> {
     /// Fields this endpoint resets (e.g. `status` for the main resource, everything but
     /// `status` for the status subresource); nobody gains ownership of them here.
     pub ignored: Option<&'a FieldSet>,
+    /// The kind's zero value as the API server sees it before a create: Go's zero struct
+    /// converted to JSON, where non-pointer structs are `{}` and non-omitempty pointers and
+    /// slices are `null` (for a Deployment, `{"metadata":{"creationTimestamp":null},
+    /// "spec":{"selector":null,"strategy":{},"template":{…}},"status":{}}`). A create's
+    /// Update entry owns nodes that were absent here (`.` markers), so this decides e.g.
+    /// whether `f:strategy` carries a `.`. `None` means `{}`.
+    pub empty: Option<&'a Value>,
 }
 
 impl FieldManager<'_> {
@@ -320,7 +327,7 @@ impl FieldManager<'_> {
                 managed_fields_changed: !live_managed.fields.is_empty(),
             });
         }
-        let empty = json!({});
+        let empty = self.empty.cloned().unwrap_or_else(|| json!({}));
         let id = identity(
             writer.manager,
             Operation::Update,
@@ -381,7 +388,7 @@ impl FieldManager<'_> {
             None => Managed::default(),
         };
         let mut managed = live_managed.clone();
-        let empty = json!({});
+        let empty = self.empty.cloned().unwrap_or_else(|| json!({}));
         let live_obj = live.map(without_managed_fields).unwrap_or(empty.clone());
         if managed.fields.is_empty() && live.is_some() {
             let first = identity(
