@@ -151,7 +151,7 @@ pub struct DeployerStatus {
     /// The revision most recently attempted on any cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_attempted_revision: Option<String>,
-    /// The value of the `reconcile.fluxcd.io/requestedAt` annotation last handled.
+    /// The value of the `reconcile.flotilla.dev/requestedAt` annotation last handled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_handled_reconcile_at: Option<String>,
     /// Per-cluster outcome counts.

@@ -30,6 +30,7 @@ pub mod references;
 pub mod revision;
 mod schema;
 pub mod source;
+pub mod well_known;
 
 pub use cluster_sync::{ClusterSync, ClusterSyncSpec, ClusterSyncStatus};
 pub use common::Artifact;

@@ -92,7 +92,7 @@ pub struct GitRepositorySpec {
     pub sparse_checkout: Vec<String>,
 }
 
-/// Credential providers for Git.
+/// Who issues Git credentials: `generic` (from `secretRef`), `azure` or `github`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum GitProvider {

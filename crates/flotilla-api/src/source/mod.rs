@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::common::Artifact;
 
-/// Status of every source kind.
+/// The outcome of the source's last fetch: the artifact and kstatus conditions.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SourceStatus {
@@ -37,7 +37,7 @@ pub struct SourceStatus {
     /// The artifact of the last successful fetch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifact: Option<Artifact>,
-    /// The value of the `reconcile.fluxcd.io/requestedAt` annotation last handled.
+    /// The value of the `reconcile.flotilla.dev/requestedAt` annotation last handled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_handled_reconcile_at: Option<String>,
 }
