@@ -4,3 +4,21 @@
 //! will call for every write.
 
 pub mod ssa;
+
+// The HTTP server layer: many HTTPS clusters in one process (see [`Fleet`]).
+pub mod api;
+pub mod cluster;
+pub mod discovery;
+pub mod fleet;
+pub mod kubeconfig;
+pub mod pki;
+pub mod request_log;
+pub mod selectors;
+pub mod server;
+pub mod status;
+pub mod store;
+
+pub use cluster::ClusterConfig;
+pub use fleet::{ClusterHandle, Fleet, FleetConfig, FleetError, FleetHandle};
+pub use kubeconfig::KubeconfigUser;
+pub use request_log::RequestRecord;

@@ -1,0 +1,283 @@
+//! Verbs on one object: create, get, update (PUT) and delete, plus the write path that
+//! update and patch share.
+
+use super::meta::{self, metadata_mut};
+use super::{Ctx, body, json_response, ok};
+use crate::status::ApiError;
+use crate::store::{ObjectKey, StoreState};
+use axum::body::Body;
+use axum::http::{Response, StatusCode};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// Only `status` is served among subresources so far.
+fn check_subresource(ctx: &Ctx<'_>) -> Result<Option<&'static str>, ApiError> {
+    match ctx.path.subresource.as_deref() {
+        None => Ok(None),
+        Some("status") => Ok(Some("status")),
+        Some(_) => Err(ApiError::no_route()),
+    }
+}
+
+pub fn key(ctx: &Ctx<'_>, name: &str) -> ObjectKey {
+    ObjectKey::new(&ctx.info.group, &ctx.info.plural, ctx.namespace(), name)
+}
+
+/// The object as the requested version presents it (no conversion between versions: the
+/// kinds kubesim serves in several versions are read in the version they were written).
+pub fn present(ctx: &Ctx<'_>, object: &Value) -> Value {
+    let mut o = object.clone();
+    if let Some(map) = o.as_object_mut() {
+        map.insert("apiVersion".into(), Value::String(ctx.info.api_version()));
+        map.insert("kind".into(), Value::String(ctx.info.kind.clone()));
+    }
+    o
+}
+
+/// 404 for a missing namespace, 403 for a terminating one.
+pub fn check_namespace(
+    ctx: &Ctx<'_>,
+    store: &StoreState,
+    verb_creates: bool,
+) -> Result<(), ApiError> {
+    if !ctx.info.namespaced {
+        return Ok(());
+    }
+    let ns = ctx.namespace();
+    let Some(obj) = store.get(&ObjectKey::new("", "namespaces", "", ns)) else {
+        return Err(ApiError::not_found("", "namespaces", ns));
+    };
+    if verb_creates && meta::is_deleting(obj) {
+        return Err(ApiError::forbidden(format!(
+            "{} \"{}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
+            crate::status::qualified(&ctx.info.group, &ctx.info.plural),
+            ctx.name()
+        ))
+        .with_cause(
+            "NamespaceTerminating",
+            &format!("namespace {ns} is being terminated"),
+            "metadata.namespace",
+        ));
+    }
+    Ok(())
+}
+
+pub fn create(ctx: &Ctx<'_>, bytes: bytes::Bytes) -> Result<Response<Body>, ApiError> {
+    if ctx.path.subresource.is_some() {
+        return Err(ApiError::method_not_allowed(
+            "create is not supported on subresources here",
+        ));
+    }
+    if ctx.info.namespaced && ctx.path.namespace.is_none() {
+        return Err(ApiError::method_not_allowed(
+            "the server does not allow this method on the requested resource (post)",
+        ));
+    }
+    let mut object = body::decode_object(ctx, &bytes)?;
+    let name = meta::prepare_create(ctx, &mut object)?;
+    let key = key(ctx, &name);
+    let mut store = ctx.state.store.lock();
+    check_namespace(ctx, &store, true)?;
+    if store.get(&key).is_some() {
+        return Err(ApiError::already_exists(
+            &ctx.info.group,
+            &ctx.info.plural,
+            &name,
+        ));
+    }
+    let stored = if ctx.query.dry_run {
+        object
+    } else {
+        (*store.put(key, object)).clone()
+    };
+    Ok(json_response(StatusCode::CREATED, &present(ctx, &stored)))
+}
+
+pub fn get(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    check_subresource(ctx)?;
+    let store = ctx.state.store.lock();
+    let object = store
+        .get(&key(ctx, ctx.name()))
+        .ok_or_else(|| ctx.not_found())?;
+    Ok(ok(&present(ctx, object)))
+}
+
+pub fn update(ctx: &Ctx<'_>, bytes: bytes::Bytes) -> Result<Response<Body>, ApiError> {
+    let sub = check_subresource(ctx)?;
+    let object = body::decode_object(ctx, &bytes)?;
+    if let Some(n) = meta::meta_str(&object, "name")
+        && !n.is_empty()
+        && n != ctx.name()
+    {
+        return Err(ApiError::bad_request(
+            "the name of the object does not match the name on the URL",
+        ));
+    }
+    write(ctx, sub, true, |_| Ok(object))
+}
+
+/// The shared write path of update and patch: under the store lock, read the current
+/// object, let `change` produce the new one, check optimistic concurrency, carry over
+/// server-owned fields, and store it — unless nothing changed.
+pub fn write(
+    ctx: &Ctx<'_>,
+    subresource: Option<&str>,
+    is_put: bool,
+    change: impl FnOnce(&Value) -> Result<Value, ApiError>,
+) -> Result<Response<Body>, ApiError> {
+    let info = &ctx.info;
+    let name = ctx.name();
+    let key = key(ctx, name);
+    let mut store = ctx.state.store.lock();
+    let old: Arc<Value> = store.get(&key).cloned().ok_or_else(|| ctx.not_found())?;
+    let mut new = change(&old)?;
+    let current_rv = meta::meta_str(&old, "resourceVersion")
+        .unwrap_or("")
+        .to_string();
+    match meta::meta_str(&new, "resourceVersion") {
+        Some(rv) if !rv.is_empty() && rv != current_rv => {
+            return Err(ApiError::conflict_modified(&info.group, &info.plural, name));
+        }
+        None | Some("") if is_put && !info.builtin => {
+            return Err(ApiError::invalid(
+                &info.group,
+                &info.kind,
+                name,
+                "metadata.resourceVersion",
+                "Invalid value: 0x0: must be specified for an update",
+            ));
+        }
+        _ => {}
+    }
+    meta::prepare_update(ctx, &old, &mut new, subresource);
+    metadata_mut(&mut new).insert("resourceVersion".into(), Value::String(current_rv));
+    // The last finalizer of a deleting object going away completes the deletion.
+    if meta::is_deleting(&old) && !meta::has_finalizers(&new) {
+        if ctx.query.dry_run {
+            return Ok(ok(&present(ctx, &new)));
+        }
+        store.remove(&key);
+        return Ok(ok(&present(ctx, &new)));
+    }
+    if meta::is_noop(&old, &new) || ctx.query.dry_run {
+        return Ok(ok(&present(ctx, &new)));
+    }
+    let stored = store.put(key, new);
+    Ok(ok(&present(ctx, &stored)))
+}
+
+/// The parts of `DeleteOptions` kubesim honours.
+#[derive(Debug, Default)]
+struct DeleteOptions {
+    uid: Option<String>,
+    resource_version: Option<String>,
+    propagation: Option<String>,
+    dry_run: bool,
+}
+
+fn delete_options(ctx: &Ctx<'_>, bytes: &[u8]) -> Result<DeleteOptions, ApiError> {
+    let mut o = DeleteOptions {
+        propagation: ctx.query.propagation_policy.clone(),
+        dry_run: ctx.query.dry_run,
+        ..Default::default()
+    };
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(o);
+    }
+    let v = body::parse_json_or_yaml(bytes, true)?;
+    let s = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
+    o.uid = s("/preconditions/uid");
+    o.resource_version = s("/preconditions/resourceVersion");
+    if let Some(p) = s("/propagationPolicy") {
+        o.propagation = Some(p);
+    }
+    if let Some(Value::Array(d)) = v.get("dryRun") {
+        o.dry_run |= d.iter().any(|x| x == "All");
+    }
+    Ok(o)
+}
+
+/// Deletes `key` in `store` following the deletion rules; returns the object to report.
+pub fn delete_locked(
+    store: &mut StoreState,
+    key: &ObjectKey,
+    foreground: bool,
+    dry_run: bool,
+) -> Option<Value> {
+    let current = store.get(key)?.clone();
+    let mut object = (*current).clone();
+    let finalizers = meta::has_finalizers(&object) || foreground;
+    if finalizers {
+        if meta::is_deleting(&object) {
+            return Some(object);
+        }
+        let m = metadata_mut(&mut object);
+        m.insert("deletionTimestamp".into(), Value::String(meta::now()));
+        m.insert("deletionGracePeriodSeconds".into(), json!(0));
+        if foreground {
+            let list = m.entry("finalizers").or_insert_with(|| json!([]));
+            if let Some(l) = list.as_array_mut()
+                && !l.iter().any(|f| f == "foregroundDeletion")
+            {
+                l.push(json!("foregroundDeletion"));
+            }
+        }
+        if dry_run {
+            return Some(object);
+        }
+        return Some((*store.put(key.clone(), object)).clone());
+    }
+    if dry_run {
+        return Some(object);
+    }
+    // A namespace takes its content with it (the namespace controller, done at once).
+    if key.group.is_empty() && key.resource == "namespaces" {
+        for k in store.namespace_keys(&key.name) {
+            store.remove(&k);
+        }
+    }
+    store.remove(key).map(|o| (*o).clone())
+}
+
+pub fn delete(ctx: &Ctx<'_>, bytes: bytes::Bytes) -> Result<Response<Body>, ApiError> {
+    if ctx.path.subresource.is_some() {
+        return Err(ApiError::method_not_allowed(
+            "delete is not supported on subresources",
+        ));
+    }
+    let opts = delete_options(ctx, &bytes)?;
+    let key = key(ctx, ctx.name());
+    let mut store = ctx.state.store.lock();
+    let current = store.get(&key).cloned().ok_or_else(|| ctx.not_found())?;
+    let info = &ctx.info;
+    if let Some(uid) = &opts.uid
+        && meta::meta_str(&current, "uid") != Some(uid.as_str())
+    {
+        return Err(ApiError::conflict(
+            &info.group,
+            &info.plural,
+            ctx.name(),
+            &format!(
+                "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                meta::meta_str(&current, "uid").unwrap_or("")
+            ),
+        ));
+    }
+    if let Some(rv) = &opts.resource_version
+        && meta::meta_str(&current, "resourceVersion") != Some(rv.as_str())
+    {
+        return Err(ApiError::conflict(
+            &info.group,
+            &info.plural,
+            ctx.name(),
+            &format!(
+                "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                meta::meta_str(&current, "resourceVersion").unwrap_or("")
+            ),
+        ));
+    }
+    let foreground = opts.propagation.as_deref() == Some("Foreground");
+    let object =
+        delete_locked(&mut store, &key, foreground, opts.dry_run).ok_or_else(|| ctx.not_found())?;
+    Ok(ok(&present(ctx, &object)))
+}

@@ -1,0 +1,133 @@
+//! One emulated cluster: its configuration and the state its HTTP handlers share.
+
+use crate::discovery::{Catalog, Definitions};
+use crate::pki::ClusterPki;
+use crate::request_log::RequestLog;
+use crate::store::{ObjectKey, Store};
+use serde_json::{Value, json};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// How one cluster behaves.
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    /// The cluster's name: kubeconfig cluster, user and context names derive from it.
+    pub name: String,
+    /// What `/version` reports as `gitVersion`, e.g. `v1.35.2`.
+    pub kubernetes_version: String,
+    /// Whether watches accept `sendInitialEvents=true` (streaming lists). When false they
+    /// get the 422 a server with the WatchList feature gate off sends, and clients fall back
+    /// to list-then-watch.
+    pub watch_list: bool,
+    /// How many changes the store keeps for watches that resume from an old resourceVersion.
+    pub watch_history: usize,
+    /// How often a watch with `allowWatchBookmarks=true` gets a BOOKMARK.
+    pub bookmark_interval: Duration,
+    /// How long a watch without `timeoutSeconds` stays open.
+    pub default_watch_timeout: Duration,
+    /// The TCP port; 0 picks a free one at start (and keeps it across restarts).
+    pub port: u16,
+    /// How many requests the request log keeps (0 turns it off).
+    pub request_log_limit: usize,
+}
+
+impl ClusterConfig {
+    pub fn new(name: impl Into<String>) -> Self {
+        ClusterConfig {
+            name: name.into(),
+            kubernetes_version: "v1.35.2".to_string(),
+            watch_list: true,
+            watch_history: 1000,
+            bookmark_interval: Duration::from_secs(60),
+            default_watch_timeout: Duration::from_secs(1800),
+            port: 0,
+            request_log_limit: 10_000,
+        }
+    }
+}
+
+/// Process-wide data every cluster reads: the built-in schemas and catalog.
+#[derive(Debug)]
+pub struct Shared {
+    pub definitions: Definitions,
+    pub builtin_catalog: Arc<Catalog>,
+}
+
+/// What the handlers of one cluster share. Outlives server restarts: a restarted cluster
+/// keeps its objects, like an API server restarting in front of the same etcd.
+#[derive(Debug)]
+pub struct ClusterState {
+    pub config: ClusterConfig,
+    pub token: String,
+    pub pki: ClusterPki,
+    pub store: Store,
+    pub catalog: RwLock<Arc<Catalog>>,
+    pub shared: Arc<Shared>,
+    pub log: RequestLog,
+    /// `host:port` the cluster serves on.
+    pub address: String,
+}
+
+/// The namespaces every real cluster starts with.
+const INITIAL_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];
+
+impl ClusterState {
+    pub fn new(
+        config: ClusterConfig,
+        pki: ClusterPki,
+        shared: Arc<Shared>,
+        address: String,
+    ) -> Self {
+        let token = format!("kubesim-{}", uuid::Uuid::new_v4().simple());
+        let state = ClusterState {
+            store: Store::new(config.watch_history),
+            log: RequestLog::new(config.request_log_limit),
+            catalog: RwLock::new(shared.builtin_catalog.clone()),
+            config,
+            token,
+            pki,
+            shared,
+            address,
+        };
+        state.seed();
+        state
+    }
+
+    fn seed(&self) {
+        let mut store = self.store.lock();
+        let now = crate::api::meta::now();
+        for ns in INITIAL_NAMESPACES {
+            let obj = json!({
+                "kind": "Namespace",
+                "apiVersion": "v1",
+                "metadata": {
+                    "name": ns,
+                    "uid": uuid::Uuid::new_v4().to_string(),
+                    "creationTimestamp": now,
+                    "labels": {"kubernetes.io/metadata.name": ns},
+                },
+                "spec": {"finalizers": ["kubernetes"]},
+                "status": {"phase": "Active"},
+            });
+            store.put(ObjectKey::new("", "namespaces", "", ns), obj);
+        }
+    }
+
+    /// The current catalog (built-ins plus registered custom resources).
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Whether namespace `ns` exists, and whether it is terminating.
+    pub fn namespace_phase(&self, ns: &str) -> Option<String> {
+        let store = self.store.lock();
+        let obj: &Value = store.get(&ObjectKey::new("", "namespaces", "", ns))?;
+        let terminating = obj
+            .pointer("/metadata/deletionTimestamp")
+            .is_some_and(|v| !v.is_null());
+        Some(if terminating { "Terminating" } else { "Active" }.to_string())
+    }
+}

@@ -1,0 +1,90 @@
+//! `kubesim serve`: run a fleet of emulated clusters until SIGTERM (or Ctrl-C).
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use kubesim::{Fleet, FleetConfig};
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "kubesim", about = "An emulated Kubernetes API server fleet")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve N clusters, writing DIR/<cluster>.kubeconfig for each.
+    Serve {
+        /// How many clusters (ignored when --names is given).
+        #[arg(long, default_value_t = 1)]
+        clusters: usize,
+        /// Where the kubeconfigs go.
+        #[arg(long)]
+        state_dir: PathBuf,
+        #[arg(long, default_value = "127.0.0.1")]
+        listen: IpAddr,
+        /// What /version reports.
+        #[arg(long, default_value = "v1.35.2")]
+        kubernetes_version: String,
+        /// Cluster names, comma-separated (default cluster-0 … cluster-<N-1>).
+        #[arg(long, value_delimiter = ',')]
+        names: Vec<String>,
+        /// Refuse streaming lists (sendInitialEvents) like a server without WatchList.
+        #[arg(long)]
+        no_watch_list: bool,
+        /// Path of the Kubernetes `_definitions.json` (default: where `make tools` puts it).
+        #[arg(long, env = "FLOTILLA_KUBERNETES_DEFINITIONS")]
+        definitions: Option<PathBuf>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let Command::Serve {
+        clusters,
+        state_dir,
+        listen,
+        kubernetes_version,
+        names,
+        no_watch_list,
+        definitions,
+    } = Cli::parse().command;
+    let mut config = if names.is_empty() {
+        FleetConfig::with_clusters(clusters)
+    } else {
+        FleetConfig::named(names)
+    }
+    .each(|c| {
+        c.kubernetes_version = kubernetes_version.clone();
+        c.watch_list = !no_watch_list;
+    });
+    config.listen = listen;
+    config.definitions = definitions;
+    let fleet = Fleet::start(config).await.context("starting the fleet")?;
+    for cluster in fleet.clusters() {
+        let path = cluster
+            .write_kubeconfig(&state_dir)
+            .context("writing a kubeconfig")?;
+        println!(
+            "cluster {} ready at {} kubeconfig {}",
+            cluster.name(),
+            cluster.server_url(),
+            path.display()
+        );
+    }
+    wait_for_termination().await?;
+    fleet.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_termination() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    tokio::select! {
+        _ = term.recv() => {}
+        r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C")?,
+    }
+    Ok(())
+}

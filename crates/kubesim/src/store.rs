@@ -1,0 +1,264 @@
+//! One cluster's object storage: an in-memory, etcd-like store.
+//!
+//! - Objects live in one ordered map keyed by `(group, resource, namespace, name)`, so a
+//!   list comes out in the order etcd's key space gives (`/registry/<resource>/<ns>/<name>`).
+//! - Every change takes the next value of the cluster's resourceVersion counter, which is
+//!   written into the object's `metadata.resourceVersion`.
+//! - Every change is appended to a bounded history, from which watches starting at an old
+//!   resourceVersion replay. Replaying from before the oldest retained event is impossible:
+//!   that is etcd's compaction, and watches get 410 Expired. [`Store::compact`] forces it.
+//! - Changes are also broadcast to running watches. A watch subscribes while holding the
+//!   store lock and reads its starting snapshot under the same lock, so it can neither miss
+//!   nor duplicate an event.
+//!
+//! A plain mutex is enough: the lock is never held across an await, and each cluster has
+//! its own store, so clusters never contend with each other.
+
+use serde_json::Value;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::broadcast;
+
+/// Where an object lives. The namespace is empty for cluster-scoped objects.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ObjectKey {
+    pub group: String,
+    pub resource: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ObjectKey {
+    pub fn new(group: &str, resource: &str, namespace: &str, name: &str) -> Self {
+        ObjectKey {
+            group: group.to_string(),
+            resource: resource.to_string(),
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    Added,
+    Modified,
+    Deleted,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Added => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One change, as history and watches see it.
+#[derive(Debug)]
+pub struct StoredEvent {
+    pub resource_version: u64,
+    pub kind: EventType,
+    pub key: ObjectKey,
+    /// The object after the change (for a deletion, the object as it was deleted).
+    pub object: Arc<Value>,
+    /// The object before the change, so a watch with a selector can tell an object that
+    /// stopped matching (sent as DELETED) from one that started (ADDED).
+    pub previous: Option<Arc<Value>>,
+}
+
+/// The mutable part of the store, behind the lock.
+#[derive(Debug)]
+pub struct StoreState {
+    resource_version: u64,
+    objects: BTreeMap<ObjectKey, Arc<Value>>,
+    history: VecDeque<Arc<StoredEvent>>,
+    history_limit: usize,
+    /// Replay from a resourceVersion below this is impossible (compacted away).
+    compacted: u64,
+    events: broadcast::Sender<Arc<StoredEvent>>,
+}
+
+/// Sets `metadata.resourceVersion`.
+fn stamp(object: &mut Value, rv: u64) {
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert("resourceVersion".into(), Value::String(rv.to_string()));
+    }
+}
+
+impl StoreState {
+    pub fn resource_version(&self) -> u64 {
+        self.resource_version
+    }
+
+    pub fn compacted(&self) -> u64 {
+        self.compacted
+    }
+
+    pub fn get(&self, key: &ObjectKey) -> Option<&Arc<Value>> {
+        self.objects.get(key)
+    }
+
+    /// Objects of one resource, in one namespace or all.
+    pub fn list<'a>(
+        &'a self,
+        group: &'a str,
+        resource: &'a str,
+        namespace: Option<&'a str>,
+    ) -> impl Iterator<Item = (&'a ObjectKey, &'a Arc<Value>)> + 'a {
+        let start = ObjectKey::new(group, resource, namespace.unwrap_or(""), "");
+        self.objects.range(start..).take_while(move |(k, _)| {
+            k.group == group
+                && k.resource == resource
+                && namespace.is_none_or(|ns| k.namespace == ns)
+        })
+    }
+
+    /// Whether any object of any resource lives in `namespace`.
+    pub fn namespace_keys(&self, namespace: &str) -> Vec<ObjectKey> {
+        self.objects
+            .keys()
+            .filter(|k| k.namespace == namespace)
+            .cloned()
+            .collect()
+    }
+
+    /// Events with a resourceVersion above `after`, oldest first, or `None` if some of them
+    /// were compacted away.
+    pub fn events_after(&self, after: u64) -> Option<Vec<Arc<StoredEvent>>> {
+        if after < self.compacted {
+            return None;
+        }
+        Some(
+            self.history
+                .iter()
+                .filter(|e| e.resource_version > after)
+                .cloned()
+                .collect(),
+        )
+    }
+
+    fn record(&mut self, event: StoredEvent) {
+        let event = Arc::new(event);
+        self.history.push_back(event.clone());
+        while self.history.len() > self.history_limit {
+            if let Some(old) = self.history.pop_front() {
+                self.compacted = old.resource_version;
+            }
+        }
+        // No receivers is normal (nobody watching).
+        let _ = self.events.send(event);
+    }
+
+    /// Stores `object` under `key` with the next resourceVersion and records the event.
+    pub fn put(&mut self, key: ObjectKey, mut object: Value) -> Arc<Value> {
+        self.resource_version += 1;
+        let rv = self.resource_version;
+        stamp(&mut object, rv);
+        let object = Arc::new(object);
+        let previous = self.objects.insert(key.clone(), object.clone());
+        let kind = if previous.is_some() {
+            EventType::Modified
+        } else {
+            EventType::Added
+        };
+        self.record(StoredEvent {
+            resource_version: rv,
+            kind,
+            key,
+            object: object.clone(),
+            previous,
+        });
+        object
+    }
+
+    /// Removes the object at `key`; the DELETED event carries it with a new resourceVersion.
+    pub fn remove(&mut self, key: &ObjectKey) -> Option<Arc<Value>> {
+        let previous = self.objects.remove(key)?;
+        self.resource_version += 1;
+        let rv = self.resource_version;
+        let mut last = (*previous).clone();
+        stamp(&mut last, rv);
+        let last = Arc::new(last);
+        self.record(StoredEvent {
+            resource_version: rv,
+            kind: EventType::Deleted,
+            key: key.clone(),
+            object: last.clone(),
+            previous: Some(previous),
+        });
+        Some(last)
+    }
+
+    /// Starts receiving live events (call before reading the starting point).
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<StoredEvent>> {
+        self.events.subscribe()
+    }
+}
+
+/// A cluster's store.
+#[derive(Debug)]
+pub struct Store {
+    state: Mutex<StoreState>,
+}
+
+/// Buffered live events per watch before it is cut off as too slow (it then resumes from
+/// its last resourceVersion, like after any dropped watch).
+const BROADCAST_CAPACITY: usize = 256;
+
+impl Store {
+    pub fn new(history_limit: usize) -> Self {
+        let (events, _) = broadcast::channel(BROADCAST_CAPACITY);
+        Store {
+            state: Mutex::new(StoreState {
+                resource_version: 0,
+                objects: BTreeMap::new(),
+                history: VecDeque::new(),
+                history_limit: history_limit.max(1),
+                compacted: 0,
+                events,
+            }),
+        }
+    }
+
+    /// Locks the store. A poisoned lock (a panic while holding it) is taken over: every
+    /// mutation is a single insert or remove, so the state is still consistent.
+    pub fn lock(&self) -> MutexGuard<'_, StoreState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Drops all history: watches from any earlier resourceVersion get 410 Expired.
+    pub fn compact(&self) {
+        let mut s = self.lock();
+        s.history.clear();
+        s.compacted = s.resource_version;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn put_stamps_increasing_versions_and_history_bounds_replay() {
+        let store = Store::new(2);
+        let mut s = store.lock();
+        let k = ObjectKey::new("", "configmaps", "default", "a");
+        let o = s.put(k.clone(), json!({"metadata": {"name": "a"}}));
+        assert_eq!(o["metadata"]["resourceVersion"], "1");
+        s.put(k.clone(), json!({"metadata": {"name": "a"}}));
+        let gone = s.remove(&k).unwrap();
+        assert_eq!(gone["metadata"]["resourceVersion"], "3");
+        assert!(s.events_after(0).is_none(), "event 1 was trimmed");
+        let replay = s.events_after(1).unwrap();
+        assert_eq!(replay.len(), 2);
+        assert_eq!(replay[1].kind, EventType::Deleted);
+        drop(s);
+        store.compact();
+        assert!(store.lock().events_after(2).is_none());
+        assert!(store.lock().events_after(3).unwrap().is_empty());
+    }
+}
