@@ -187,18 +187,37 @@ pub struct Image {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PostBuild {
-    /// Variables and their values. A value may use the per-cluster variables
-    /// (`web.${cluster_name}.example.com`); they are expanded per cluster first.
+    /// Variables and their values. Names match `^[_a-zA-Z][_a-zA-Z0-9]*$`. A value may use
+    /// the per-cluster variables (`web.${cluster_name}.example.com`); they are expanded per
+    /// cluster first.
+    // Names are checked by the hub (`invalid_variable_names`), not by a CEL rule: a rule
+    // over every key of an unbounded map exceeds the API server's CEL cost budget.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schemars(extend("x-kubernetes-validations" = [{
-        "rule": "self.all(k, k.matches('^[_a-zA-Z][_a-zA-Z0-9]*$'))",
-        "message": "variable names must match ^[_a-zA-Z][_a-zA-Z0-9]*$",
-    }]))]
     pub substitute: BTreeMap<String, String>,
     /// ConfigMaps and Secrets (in the Kustomization's namespace, on the management cluster)
     /// whose keys become variables; later entries win, `substitute` wins over all.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub substitute_from: Vec<SubstituteReference>,
+}
+
+impl PostBuild {
+    /// Names in `substitute` that cannot be variables, which makes the spec invalid.
+    pub fn invalid_variable_names(&self) -> Vec<&str> {
+        self.substitute
+            .keys()
+            .map(String::as_str)
+            .filter(|name| !is_variable_name(name))
+            .collect()
+    }
+}
+
+/// `^[_a-zA-Z][_a-zA-Z0-9]*$`, as Flux's substitution accepts.
+fn is_variable_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|first| first == '_' || first.is_ascii_alphabetic())
+        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
 }
 
 /// A ConfigMap or Secret whose data become substitution variables.
@@ -255,5 +274,24 @@ impl Deployer for KustomizationSpec {
 
     fn interval(&self) -> std::time::Duration {
         self.interval.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn substitute_names_must_be_variable_names() {
+        let post_build = PostBuild {
+            substitute: ["web_host", "_x1", "web-host", "1st", "", "ünï"]
+                .into_iter()
+                .map(|k| (k.to_owned(), String::new()))
+                .collect(),
+            substitute_from: Vec::new(),
+        };
+        let mut invalid = post_build.invalid_variable_names();
+        invalid.sort_unstable();
+        assert_eq!(invalid, ["", "1st", "web-host", "ünï"]);
     }
 }

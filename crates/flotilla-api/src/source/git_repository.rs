@@ -49,7 +49,7 @@ use crate::source::SourceStatus;
 #[serde(rename_all = "camelCase")]
 pub struct GitRepositorySpec {
     /// Repository URL: `http://`, `https://` or `ssh://`.
-    #[schemars(regex(pattern = r"^(http|https|ssh)://.*$"))]
+    #[schemars(regex(pattern = r"^(http|https|ssh)://.*$"), length(max = 2048))]
     pub url: String,
     /// Secret with credentials: `username`/`password` or `bearerToken` for HTTPS,
     /// `identity`/`known_hosts` for SSH, optionally `ca.crt`.

@@ -54,7 +54,7 @@ use crate::source::SourceStatus;
 }]))]
 pub struct HelmRepositorySpec {
     /// Repository URL: `http(s)://` for an index, `oci://` for a registry.
-    #[schemars(regex(pattern = r"^(http|https|oci)://.*$"))]
+    #[schemars(regex(pattern = r"^(http|https|oci)://.*$"), length(max = 2048))]
     pub url: String,
     /// `default` for an HTTP(S) index, `oci` for an OCI registry.
     #[serde(default, skip_serializing_if = "Option::is_none", rename = "type")]

@@ -50,7 +50,7 @@ use crate::source::SourceStatus;
 #[serde(rename_all = "camelCase")]
 pub struct OCIRepositorySpec {
     /// Artifact URL without tag or digest, e.g. `oci://ghcr.io/org/manifests`.
-    #[schemars(regex(pattern = r"^oci://.*$"))]
+    #[schemars(regex(pattern = r"^oci://.*$"), length(max = 2048))]
     pub url: String,
     /// Which version to pull; the `latest` tag when unset, as in Flux.
     #[serde(default, skip_serializing_if = "Option::is_none", rename = "ref")]
