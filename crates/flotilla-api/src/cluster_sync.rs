@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::common::LocalObjectReference;
+pub use crate::fleet::DeploymentState;
 use crate::references::DeployerKind;
 
 /// One per managed Cluster API `Cluster`, with the same name and namespace, created and
@@ -189,21 +190,6 @@ pub struct DeployedEntry {
     /// When `revision` was last applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_applied_time: Option<Time>,
-}
-
-/// Where a deployer stands on one cluster.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-pub enum DeploymentState {
-    /// Applied and healthy.
-    Ready,
-    /// Being applied, or waiting for health.
-    Progressing,
-    /// Waiting for a `dependsOn` dependency to become Ready on this cluster.
-    Waiting,
-    /// The last attempt failed; it will be retried.
-    Failed,
-    /// The deployer is suspended.
-    Suspended,
 }
 
 #[cfg(test)]

@@ -199,6 +199,86 @@ pub struct FailingCluster {
     pub since: Option<Time>,
 }
 
+/// Where a deployer stands on one cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum DeploymentState {
+    /// Applied and healthy.
+    Ready,
+    /// Being applied, or waiting for health.
+    Progressing,
+    /// Waiting for a `dependsOn` dependency to become Ready on this cluster.
+    Waiting,
+    /// The last attempt failed; it will be retried.
+    Failed,
+    /// The deployer is suspended.
+    Suspended,
+}
+
+/// One deployer's outcome on one cluster, as the hub aggregates it into [`DeployerStatus`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterOutcome {
+    /// Name of the Cluster API Cluster.
+    pub cluster: String,
+    /// Where the deployer stands there.
+    pub state: DeploymentState,
+    /// The revision applied there, if any.
+    pub applied_revision: Option<String>,
+    /// Whether objects there differ from the desired state.
+    pub drifted: bool,
+    /// Machine-readable reason for the state.
+    pub reason: Option<String>,
+    /// Details of the state.
+    pub message: Option<String>,
+    /// When the cluster entered its state.
+    pub since: Option<Time>,
+}
+
+impl DeployerStatus {
+    /// Sets `clusters`, `lastAppliedRevision` (only when every targeted cluster runs the
+    /// same revision) and `failingClusters` (the first [`MAX_FAILING_CLUSTERS`] failed
+    /// clusters by name) from the outcomes on every targeted cluster.
+    pub fn record_cluster_outcomes(&mut self, outcomes: &[ClusterOutcome]) {
+        let count = |keep: fn(&ClusterOutcome) -> bool| {
+            i32::try_from(outcomes.iter().filter(|o| keep(o)).count()).unwrap_or(i32::MAX)
+        };
+        self.clusters = ClusterCounts {
+            targeted: count(|_| true),
+            ready: count(|o| o.state == DeploymentState::Ready),
+            failed: count(|o| o.state == DeploymentState::Failed),
+            progressing: count(|o| {
+                matches!(
+                    o.state,
+                    DeploymentState::Progressing | DeploymentState::Waiting
+                )
+            }),
+            drifted: count(|o| o.drifted),
+        };
+        let first = outcomes.first().and_then(|o| o.applied_revision.as_ref());
+        self.last_applied_revision = first
+            .filter(|revision| {
+                outcomes
+                    .iter()
+                    .all(|o| o.applied_revision.as_ref() == Some(*revision))
+            })
+            .cloned();
+        let mut failed: Vec<&ClusterOutcome> = outcomes
+            .iter()
+            .filter(|o| o.state == DeploymentState::Failed)
+            .collect();
+        failed.sort_by(|a, b| a.cluster.cmp(&b.cluster));
+        self.failing_clusters = failed
+            .into_iter()
+            .take(MAX_FAILING_CLUSTERS)
+            .map(|o| FailingCluster {
+                name: o.cluster.clone(),
+                reason: o.reason.clone(),
+                message: o.message.clone().unwrap_or_default(),
+                since: o.since.clone(),
+            })
+            .collect();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
@@ -264,5 +344,72 @@ mod tests {
             ..Default::default()
         };
         assert!(ClusterTarget::new(Some(&selector), &[]).is_err());
+    }
+
+    fn outcome(cluster: &str, state: DeploymentState, revision: Option<&str>) -> ClusterOutcome {
+        ClusterOutcome {
+            cluster: cluster.into(),
+            state,
+            applied_revision: revision.map(Into::into),
+            drifted: false,
+            reason: None,
+            message: Some(format!("{cluster} message")),
+            since: None,
+        }
+    }
+
+    #[test]
+    fn outcomes_aggregate_into_counts_revision_and_failures() {
+        let mut outcomes = vec![
+            outcome("c", DeploymentState::Ready, Some("main@sha1:1")),
+            outcome("b", DeploymentState::Failed, Some("main@sha1:1")),
+            outcome("a", DeploymentState::Failed, Some("main@sha1:1")),
+            outcome("d", DeploymentState::Waiting, Some("main@sha1:1")),
+            outcome("e", DeploymentState::Suspended, Some("main@sha1:1")),
+        ];
+        outcomes[0].drifted = true;
+        let mut status = DeployerStatus::default();
+        status.record_cluster_outcomes(&outcomes);
+        assert_eq!(
+            status.clusters,
+            ClusterCounts {
+                targeted: 5,
+                ready: 1,
+                failed: 2,
+                progressing: 1,
+                drifted: 1
+            }
+        );
+        assert_eq!(status.last_applied_revision.as_deref(), Some("main@sha1:1"));
+        let names: Vec<_> = status
+            .failing_clusters
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(status.failing_clusters[0].message, "a message");
+
+        outcomes[3].applied_revision = Some("main@sha1:2".into());
+        status.record_cluster_outcomes(&outcomes);
+        assert_eq!(status.last_applied_revision, None, "revisions differ");
+
+        outcomes[3].applied_revision = None;
+        status.record_cluster_outcomes(&outcomes);
+        assert_eq!(
+            status.last_applied_revision, None,
+            "one cluster has nothing applied"
+        );
+    }
+
+    #[test]
+    fn failing_clusters_are_capped() {
+        let outcomes: Vec<_> = (0..25)
+            .map(|i| outcome(&format!("c{i:02}"), DeploymentState::Failed, None))
+            .collect();
+        let mut status = DeployerStatus::default();
+        status.record_cluster_outcomes(&outcomes);
+        assert_eq!(status.clusters.failed, 25);
+        assert_eq!(status.failing_clusters.len(), MAX_FAILING_CLUSTERS);
+        assert_eq!(status.failing_clusters[0].name, "c00");
     }
 }

@@ -34,7 +34,10 @@ pub mod well_known;
 
 pub use cluster_sync::{ClusterSync, ClusterSyncSpec, ClusterSyncStatus};
 pub use common::Artifact;
-pub use fleet::{ClusterTarget, Deployer, DeployerStatus, DriftDetection, DriftMode};
+pub use fleet::{
+    ClusterOutcome, ClusterTarget, Deployer, DeployerStatus, DeploymentState, DriftDetection,
+    DriftMode,
+};
 pub use helm_release::{HelmRelease, HelmReleaseSpec};
 pub use kustomization::{Kustomization, KustomizationSpec};
 pub use references::{DependencyReference, DeployerKind};
