@@ -1,0 +1,168 @@
+//! The kubectl conformance scenarios of kubesim.md that the HTTP layer covers, run with the
+//! real kubectl 1.35 and 1.37 over HTTPS with the generated kubeconfigs.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
+
+mod common;
+
+use common::{Kubectl, each_client};
+use std::io::{BufRead, BufReader};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const CM: &str = "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: c1
+  labels:
+    app: web
+data:
+  a: \"1\"
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn version_reports_the_configured_server_version() {
+    each_client(async |k: &Kubectl, _c| {
+        let out = k.ok(&["version", "-o", "json"]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["serverVersion"]["gitVersion"], "v1.35.2");
+        assert_eq!(v["serverVersion"]["minor"], "35");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_resources_lists_builtins_without_complaint() {
+    each_client(async |k: &Kubectl, _c| {
+        let out = k.run(&["api-resources", "-o", "wide"]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(stderr.is_empty(), "stderr: {stderr}");
+        let row = |name: &str| {
+            stdout
+                .lines()
+                .find(|l| l.split_whitespace().next() == Some(name))
+                .unwrap_or_else(|| panic!("no {name} in\n{stdout}"))
+                .split_whitespace()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(row("configmaps")[1..4], ["cm", "v1", "true"]);
+        assert_eq!(row("deployments")[1..4], ["deploy", "apps/v1", "true"]);
+        assert_eq!(row("namespaces")[1..4], ["ns", "v1", "false"]);
+        assert!(row("customresourcedefinitions").contains(&"apiextensions.k8s.io/v1"));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_get_and_conflicts() {
+    each_client(async |k: &Kubectl, _c| {
+        k.file("cm.yaml", CM);
+        assert!(
+            k.ok(&["create", "-f", "cm.yaml"])
+                .contains("configmap/c1 created")
+        );
+        let err = k.fails(&["create", "-f", "cm.yaml"]);
+        assert!(err.contains("AlreadyExists"), "{err}");
+        let got: serde_json::Value =
+            serde_json::from_str(&k.ok(&["get", "cm", "c1", "-o", "json"])).unwrap();
+        assert_eq!(got["data"]["a"], "1");
+        assert_eq!(got["metadata"]["namespace"], "default");
+        assert!(
+            got["metadata"]["uid"]
+                .as_str()
+                .is_some_and(|u| u.len() == 36)
+        );
+        // Selectors reach the server.
+        assert!(
+            k.ok(&["get", "cm", "-l", "app=web", "-o", "name"])
+                .contains("configmap/c1")
+        );
+        assert!(
+            !k.ok(&["get", "cm", "-l", "app!=web", "-o", "name"])
+                .contains("c1")
+        );
+
+        // A stale replace is refused with the optimistic-concurrency conflict.
+        let stale = k.ok(&["get", "cm", "c1", "-o", "yaml"]);
+        k.file("stale.yaml", &stale);
+        k.ok(&["label", "cm", "c1", "x=y"]);
+        let err = k.fails(&["replace", "-f", "stale.yaml"]);
+        assert!(err.contains("the object has been modified"), "{err}");
+
+        let err = k.fails(&["create", "-f", "cm.yaml", "-n", "zzz"]);
+        assert!(err.contains("namespaces \"zzz\" not found"), "{err}");
+
+        assert!(k.ok(&["delete", "cm", "c1"]).contains("deleted"));
+        let err = k.fails(&["get", "cm", "c1"]);
+        assert!(err.contains("configmaps \"c1\" not found"), "{err}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_sees_added_modified_deleted_in_order() {
+    each_client(async |k: &Kubectl, _c| {
+        k.file("cm.yaml", CM);
+        let mut child = k
+            .command(&["get", "cm", "-w", "--output-watch-events"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let expect = |event: &str| loop {
+            let line = rx
+                .recv_timeout(Duration::from_secs(20))
+                .unwrap_or_else(|_| panic!("no {event} event"));
+            if line.starts_with(event) {
+                assert!(line.contains("c1"), "{line}");
+                return;
+            }
+            assert!(
+                line.starts_with("EVENT") || line.is_empty(),
+                "unexpected line before {event}: {line}"
+            );
+        };
+        // Give the watch time to start before creating, so ADDED arrives live.
+        std::thread::sleep(Duration::from_millis(700));
+        k.ok(&["create", "-f", "cm.yaml"]);
+        expect("ADDED");
+        k.ok(&["annotate", "cm", "c1", "note=changed"]);
+        expect("MODIFIED");
+        k.ok(&["delete", "cm", "c1"]);
+        expect("DELETED");
+        let _ = child.kill();
+        let _ = child.wait();
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_are_checked() {
+    each_client(async |k: &Kubectl, c| {
+        // kubectl words a 401 during discovery as "the server has asked for the client to
+        // provide credentials" (and "Unauthorized" on older versions).
+        let err = k.fails(&["get", "cm", "--token", "wrong"]);
+        assert!(err.contains("You must be logged in to the server"), "{err}");
+        // The Cluster API style client-certificate user works.
+        let ctx = format!("{0}-admin@{0}", c.name());
+        k.ok(&["get", "ns", "default", "--context", &ctx]);
+        let log = c.request_log();
+        assert!(log.iter().any(|r| r.status == 401), "{log:?}");
+        assert!(
+            log.iter()
+                .any(|r| r.status == 200 && r.path == "/api/v1/namespaces/default"),
+            "{log:?}"
+        );
+    })
+    .await;
+}
