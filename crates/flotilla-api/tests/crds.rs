@@ -5,6 +5,7 @@
 
 mod support;
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -239,6 +240,12 @@ fn structural_check_catches_violations() {
     );
 }
 
+/// Says that a test checked nothing. Written to stderr directly: the test harness hides
+/// `eprintln!` output of passing tests, and a silent skip looks like a pass.
+fn skip(why: &str) {
+    let _ = writeln!(std::io::stderr(), "SKIPPED {why}");
+}
+
 /// Where `make tools` puts the Kubernetes JSON schema definitions (from the
 /// `kubernetes-validate` wheel), or `FLOTILLA_KUBERNETES_DEFINITIONS`.
 fn kubernetes_definitions() -> Option<PathBuf> {
@@ -271,14 +278,15 @@ fn crd_validator(definitions: &Value) -> Validator<'_> {
 #[test]
 fn crds_validate_against_kubernetes_definitions() {
     let Some(path) = kubernetes_definitions() else {
-        eprintln!(
-            "SKIPPED crds_validate_against_kubernetes_definitions: no Kubernetes definitions; \
-             run `make tools` or set FLOTILLA_KUBERNETES_DEFINITIONS"
+        skip(
+            "crds_validate_against_kubernetes_definitions: no Kubernetes definitions; \
+             run `make tools` or set FLOTILLA_KUBERNETES_DEFINITIONS",
         );
         return;
     };
-    let definitions: Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading Kubernetes definitions {}: {e}", path.display()));
+    let definitions: Value = serde_json::from_str(&text).unwrap();
     let validator = crd_validator(&definitions);
     let crd_schema = &definitions["$defs"][CRD_DEF];
     assert!(
@@ -326,10 +334,10 @@ fn kubernetes_validate_cli_accepts_the_crds() {
     let output = match run(&files) {
         Ok(output) => output,
         Err(e) => {
-            eprintln!(
-                "SKIPPED kubernetes_validate_cli_accepts_the_crds: cannot run {program} ({e}); \
+            skip(&format!(
+                "kubernetes_validate_cli_accepts_the_crds: cannot run {program} ({e}); \
                  `pip install kubernetes-validate` to enable it"
-            );
+            ));
             return;
         }
     };
