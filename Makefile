@@ -7,7 +7,7 @@ CARGO ?= cargo
 
 ## run: start the hub (embedded PostgreSQL when DATABASE_URL is unset)
 run: tools
-	$(CARGO) run -p flotilla-hub --bin flotilla-hub
+	$(CARGO) run -q -p flotilla-hub --bin flotilla-hub -- --log-format text
 
 ## test: format check, clippy with -D warnings, then every test
 test: tools
