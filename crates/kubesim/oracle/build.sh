@@ -35,6 +35,10 @@ require (
 )
 MOD
 rm -f "$src/smd/go.sum"
+# v4.1.2 keeps each conflict's path in a slice that later paths of the same walk overwrite
+# (later releases copy it): without the copy, conflict paths come out wrong.
+sed -i 's/Path:    p,/Path:    p.Copy(),/' "$src/smd/merge/conflict.go"
+grep -q 'Path:    p.Copy(),' "$src/smd/merge/conflict.go"
 
 mkdir -p "$src/oracle"
 cp "$here/main.go" "$src/oracle/"

@@ -2,14 +2,15 @@
 // structured-merge-diff (Kubernetes' merge library) and prints what it did, so
 // kubesim's Rust implementation can be compared with it.
 //
-// Input (stdin, JSON):
+// Input (stdin, JSON): a schema and independent sequences of operations, each starting
+// from an empty object:
 //
-//	{"schema": <SMD schema document>, "rootType": "name", "live": <object or null>,
-//	 "steps": [{"op": "apply"|"update", "manager": "m", "version": "v1",
-//	            "force": false, "object": <object>}]}
+//	{"schema": <SMD schema document>, "rootType": "name",
+//	 "sequences": [[{"op": "apply"|"update", "manager": "m", "version": "v1",
+//	                 "force": false, "object": <object>}, ...], ...]}
 //
-// Output (stdout, JSON): one entry per step with the object after the step, every
-// manager's field set in fieldsV1 form, and the conflicts of a rejected apply.
+// Output (stdout, JSON): per sequence, per step, the object after the step, every
+// manager's field set as fieldsV1 text, and the conflicts of a rejected apply.
 package main
 
 import (
@@ -32,10 +33,9 @@ type step struct {
 }
 
 type input struct {
-	Schema   json.RawMessage `json:"schema"`
-	RootType string          `json:"rootType"`
-	Live     json.RawMessage `json:"live"`
-	Steps    []step          `json:"steps"`
+	Schema    json.RawMessage `json:"schema"`
+	RootType  string          `json:"rootType"`
+	Sequences [][]step        `json:"sequences"`
 }
 
 type conflict struct {
@@ -44,9 +44,9 @@ type conflict struct {
 }
 
 type managerOut struct {
-	APIVersion string          `json:"apiVersion"`
-	Applied    bool            `json:"applied"`
-	Fields     json.RawMessage `json:"fields"`
+	APIVersion string `json:"apiVersion"`
+	Applied    bool   `json:"applied"`
+	Fields     string `json:"fields"`
 }
 
 type stepOut struct {
@@ -80,18 +80,24 @@ func main() {
 		fail("parsing schema: %v", err)
 	}
 	pt := parser.Type(in.RootType)
-	liveText := string(in.Live)
-	if liveText == "" || liveText == "null" {
-		liveText = "{}"
+	var out [][]stepOut
+	for _, steps := range in.Sequences {
+		out = append(out, run(pt, steps))
 	}
-	live, err := pt.FromYAML(typed.YAMLObject(liveText))
+	if err := json.NewEncoder(os.Stdout).Encode(out); err != nil {
+		fail("encoding output: %v", err)
+	}
+}
+
+func run(pt typed.ParseableType, steps []step) []stepOut {
+	live, err := pt.FromYAML(typed.YAMLObject("{}"))
 	if err != nil {
-		fail("parsing live object: %v", err)
+		fail("creating the empty object: %v", err)
 	}
 	updater := merge.Updater{Converter: identity{}}
 	managers := fieldpath.ManagedFields{}
 	var out []stepOut
-	for i, s := range in.Steps {
+	for i, s := range steps {
 		obj, err := pt.FromYAML(typed.YAMLObject(s.Object))
 		if err != nil {
 			fail("step %d: parsing object: %v", i, err)
@@ -133,11 +139,9 @@ func main() {
 			if err != nil {
 				fail("step %d: encoding fields: %v", i, err)
 			}
-			res.Managers[name] = managerOut{APIVersion: string(vs.APIVersion()), Applied: vs.Applied(), Fields: fields}
+			res.Managers[name] = managerOut{APIVersion: string(vs.APIVersion()), Applied: vs.Applied(), Fields: string(fields)}
 		}
 		out = append(out, res)
 	}
-	if err := json.NewEncoder(os.Stdout).Encode(out); err != nil {
-		fail("encoding output: %v", err)
-	}
+	return out
 }

@@ -15,7 +15,7 @@
 
 use super::SsaError;
 use super::path::{Path, PathElement};
-use super::schema::{ListKind, ListType, MapType, Schema, TypeRef};
+use super::schema::{ListKind, ListType, MapType, Resolved, Schema, TypeRef};
 use super::set::FieldSet;
 use super::typed::{Shape, check_shape, effective_shape, item_element, resolve};
 use super::value;
@@ -99,35 +99,18 @@ impl Walker<'_> {
             check_shape(v, s, path)?;
         }
         let chosen = match (ls, rs) {
-            (Some(a), Some(b)) if a != b => Shape::Scalar,
-            (Some(a), _) | (None, Some(a)) => a,
+            (Some(l), Some(r)) if l != r => {
+                // An untyped value that changed shape: like SMD, walk the old value as its
+                // own shape too, so its parts are reported removed; only the walk as the
+                // new shape produces output.
+                self.handle(&atom, l, lhs, rhs, path)?;
+                r
+            }
+            (Some(s), _) | (None, Some(s)) => s,
             (None, None) => return Ok(None),
         };
-        let out = match chosen {
-            // A list or map empty (or null) on both sides is a leaf, which keeps the
-            // difference between `[]`, `{}` and `null`.
-            Shape::List => {
-                let both_empty = as_items(lhs).is_empty() && as_items(rhs).is_empty();
-                match atom.list() {
-                    Some(list) if list.kind != ListKind::Atomic && !both_empty => {
-                        self.visit_list(list, as_items(lhs), as_items(rhs), path)?
-                    }
-                    _ => return Ok(self.leaf(lhs, rhs, path)),
-                }
-            }
-            Shape::Map => {
-                let both_empty = as_entries(lhs).is_none_or(Map::is_empty)
-                    && as_entries(rhs).is_none_or(Map::is_empty);
-                match atom.map() {
-                    Some(map) if !map.atomic && !both_empty => {
-                        self.visit_map(map, as_entries(lhs), as_entries(rhs), path)?
-                    }
-                    _ => return Ok(self.leaf(lhs, rhs, path)),
-                }
-            }
-            Shape::Scalar | Shape::Null => return Ok(self.leaf(lhs, rhs, path)),
-        };
-        if let Some(cmp) = self.cmp.as_mut() {
+        let (out, leaf) = self.handle(&atom, chosen, lhs, rhs, path)?;
+        if !leaf && let Some(cmp) = self.cmp.as_mut() {
             if lhs.is_none() {
                 cmp.added.insert(&Path(path.clone()));
             } else if rhs.is_none() {
@@ -135,6 +118,44 @@ impl Walker<'_> {
             }
         }
         Ok(out)
+    }
+
+    /// Walks `lhs`/`rhs` as the given alternative of the atom; a side of another shape
+    /// counts as empty. Returns the merged value and whether the node was a leaf.
+    fn handle(
+        &mut self,
+        atom: &Resolved<'_>,
+        shape: Shape,
+        lhs: Option<&Value>,
+        rhs: Option<&Value>,
+        path: &mut Vec<PathElement>,
+    ) -> Result<(Option<Value>, bool), SsaError> {
+        match shape {
+            // A list or map empty (or null) on both sides is a leaf, which keeps the
+            // difference between `[]`, `{}` and `null`.
+            Shape::List => {
+                let both_empty = as_items(lhs).is_empty() && as_items(rhs).is_empty();
+                match atom.list() {
+                    Some(list) if list.kind != ListKind::Atomic && !both_empty => Ok((
+                        self.visit_list(list, as_items(lhs), as_items(rhs), path)?,
+                        false,
+                    )),
+                    _ => Ok((self.leaf(lhs, rhs, path), true)),
+                }
+            }
+            Shape::Map => {
+                let both_empty = as_entries(lhs).is_none_or(Map::is_empty)
+                    && as_entries(rhs).is_none_or(Map::is_empty);
+                match atom.map() {
+                    Some(map) if !map.atomic && !both_empty => Ok((
+                        self.visit_map(map, as_entries(lhs), as_entries(rhs), path)?,
+                        false,
+                    )),
+                    _ => Ok((self.leaf(lhs, rhs, path), true)),
+                }
+            }
+            Shape::Scalar | Shape::Null => Ok((self.leaf(lhs, rhs, path), true)),
+        }
     }
 
     fn leaf(

@@ -12,6 +12,9 @@
 //! - [`manager`] is the API server layer: `metadata.managedFields` encoding, manager
 //!   identity, timestamps and the 409 conflict Status. The HTTP server calls
 //!   [`manager::FieldManager`].
+//!
+//! [`Schema::to_smd_document`] exports types in SMD's own format so that the Go library can
+//! serve as a differential-testing oracle (`crates/kubesim/oracle`).
 
 pub mod fieldsv1;
 pub mod manager;
@@ -20,6 +23,7 @@ pub mod openapi;
 pub mod path;
 pub mod schema;
 pub mod set;
+mod smd_schema;
 pub mod typed;
 pub mod updater;
 pub mod value;

@@ -210,6 +210,11 @@ pub struct Resolved<'a> {
 }
 
 impl Resolved<'_> {
+    /// The atom itself.
+    pub fn atom(&self) -> &Atom {
+        &self.atom
+    }
+
     /// The scalar kind, if scalars are allowed.
     pub fn scalar(&self) -> Option<Scalar> {
         self.atom.scalar

@@ -34,16 +34,16 @@ pub(crate) fn shape(v: &Value) -> Shape {
 }
 
 /// Which of the atom's alternatives describes `v`: its own shape when allowed, otherwise
-/// the first alternative the atom has (scalar, list, map), as SMD's `deduceAtom` +
-/// `handleAtom` do. A `null` is handled by that same first alternative.
+/// the first alternative in SMD's `handleAtom` order — map, scalar, list. So a `null`
+/// under an untyped (deduced) type is handled as a map.
 pub(crate) fn effective_shape(atom: &Resolved<'_>, v: &Value) -> Shape {
     match shape(v) {
         Shape::Scalar if atom.scalar().is_some() => Shape::Scalar,
         Shape::List if atom.list().is_some() => Shape::List,
         Shape::Map if atom.map().is_some() => Shape::Map,
+        _ if atom.map().is_some() => Shape::Map,
         _ if atom.scalar().is_some() => Shape::Scalar,
         _ if atom.list().is_some() => Shape::List,
-        _ if atom.map().is_some() => Shape::Map,
         _ => Shape::Null,
     }
 }
