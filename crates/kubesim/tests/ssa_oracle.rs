@@ -22,8 +22,8 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-const SEQUENCES: usize = 80;
-const STEPS: usize = 8;
+const SEQUENCES: usize = 100;
+const STEPS: usize = 10;
 const MANAGERS: [&str; 3] = ["a", "b", "c"];
 
 fn oracle() -> &'static PathBuf {
@@ -286,7 +286,11 @@ fn deployment(r: &mut Rng) -> Value {
     }
     let mut spec = serde_json::Map::new();
     if r.chance(60) {
-        spec.insert("replicas".into(), json!(r.pick(&[1, 2, 3])));
+        let replicas = r.pick(&[json!(1), json!(2), json!(3), Value::Null]);
+        spec.insert("replicas".into(), replicas);
+    }
+    if r.chance(10) {
+        spec.insert("paused".into(), Value::Null);
     }
     if r.chance(30) {
         spec.insert(
@@ -295,7 +299,13 @@ fn deployment(r: &mut Rng) -> Value {
         );
     }
     let names = r.subset(&["nginx", "sidecar", "log"]);
-    if !names.is_empty() {
+    if names.is_empty() && r.chance(20) {
+        let containers = r.pick(&[json!([]), Value::Null]);
+        spec.insert(
+            "template".into(),
+            json!({"spec": {"containers": containers}}),
+        );
+    } else if !names.is_empty() {
         let containers: Vec<Value> = names
             .into_iter()
             .map(|n| {
@@ -312,7 +322,12 @@ fn deployment(r: &mut Rng) -> Value {
                     ]));
                 }
                 if r.chance(30) {
-                    c["args"] = r.pick(&[json!(["-a"]), json!(["-a", "-b"])]);
+                    c["args"] =
+                        r.pick(&[json!(["-a"]), json!(["-a", "-b"]), json!([]), Value::Null]);
+                }
+                if r.chance(15) {
+                    c["resources"] =
+                        r.pick(&[json!({}), json!({"limits": {"cpu": "1"}}), Value::Null]);
                 }
                 if r.chance(30) {
                     let v = r.pick(&["1", "2"]);
@@ -401,10 +416,20 @@ fn custom_resource(r: &mut Rng) -> Value {
         spec.insert("port".into(), r.pick(&[json!(80), json!("http")]));
     }
     if r.chance(40) {
-        spec.insert(
-            "extra".into(),
-            json!({"deep": r.map(&[("a", json!(1)), ("b", json!([1, 2]))])}),
-        );
+        let deep = r.map(&[("a", json!(1)), ("b", json!([1, 2]))]);
+        spec.insert("extra".into(), json!({ "deep": deep }));
+    } else if r.chance(15) {
+        let shape = r.pick(&[
+            Value::Null,
+            json!({}),
+            json!({"deep": null}),
+            json!({"deep": 5}),
+            json!({"deep": [1]}),
+        ]);
+        spec.insert("extra".into(), shape);
+    }
+    if r.chance(10) {
+        spec.insert("tags".into(), r.pick(&[json!([]), Value::Null]));
     }
     let mut obj =
         json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}});
