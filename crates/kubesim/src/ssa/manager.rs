@@ -12,6 +12,7 @@
 //! - on the first apply to an object that has no managedFields (created before tracking),
 //!   gives every existing field to a `before-first-apply` Update entry so nothing is lost;
 //! - does not start tracking on a non-apply write to an untracked existing object;
+//! - keeps at most ten Update entries, folding the oldest into `ancient-changes`;
 //! - renders conflicts as the 409 Status the API server returns.
 
 use super::SsaError;
@@ -20,6 +21,7 @@ use super::path::Path;
 use super::schema::{Schema, TypeRef};
 use super::set::FieldSet;
 use super::updater::{Conflicts, ManagedFields, Updater, VersionedSet};
+use super::value;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
@@ -58,19 +60,24 @@ pub struct Writer<'a> {
     pub now: &'a str,
 }
 
-/// A manager's identity, encoded as the API server does (JSON of the entry without fields
-/// and time, and without apiVersion for appliers).
+/// A manager's identity, encoded as the API server does: the JSON of the entry without
+/// fields and time (and without apiVersion for appliers), in the entry's field order. The
+/// exact text matters because the server sorts by it.
 fn identity(manager: &str, op: Operation, api_version: &str, subresource: &str) -> String {
-    let mut m = Map::new();
-    m.insert("manager".into(), json!(manager));
-    m.insert("operation".into(), json!(op.as_str()));
+    let mut out = String::from("{\"manager\":");
+    value::write_go_string(manager, &mut out);
+    out.push_str(",\"operation\":");
+    value::write_go_string(op.as_str(), &mut out);
     if op == Operation::Update && !api_version.is_empty() {
-        m.insert("apiVersion".into(), json!(api_version));
+        out.push_str(",\"apiVersion\":");
+        value::write_go_string(api_version, &mut out);
     }
     if !subresource.is_empty() {
-        m.insert("subresource".into(), json!(subresource));
+        out.push_str(",\"subresource\":");
+        value::write_go_string(subresource, &mut out);
     }
-    Value::Object(m).to_string()
+    out.push('}');
+    out
 }
 
 struct Identity {
@@ -194,6 +201,71 @@ pub fn encode(managed: &Managed) -> Value {
         })
         .collect();
     Value::Array(encoded)
+}
+
+/// Most Update entries an object keeps; older ones are folded into [`ANCIENT_CHANGES`].
+pub const MAX_UPDATE_MANAGERS: usize = 10;
+/// Name of the Update entry (one per apiVersion) holding the fields of folded entries.
+pub const ANCIENT_CHANGES: &str = "ancient-changes";
+
+/// Folds the oldest Update entries into per-version `ancient-changes` entries until at most
+/// [`MAX_UPDATE_MANAGERS`] remain, as the API server does after every update. The oldest
+/// entry of a version becomes the bucket once a second one of that version is folded.
+fn cap_update_managers(managed: &mut Managed) {
+    let mut updaters: Vec<String> = managed
+        .fields
+        .iter()
+        .filter(|(_, vs)| !vs.applied)
+        .map(|(id, _)| id.clone())
+        .collect();
+    if updaters.len() <= MAX_UPDATE_MANAGERS {
+        return;
+    }
+    let seconds = |m: &Managed, id: &str| m.times.get(id).cloned().unwrap_or_default();
+    updaters.sort_by(|a, b| {
+        seconds(managed, a)
+            .cmp(&seconds(managed, b))
+            .then_with(|| a.cmp(b))
+    });
+    let mut first_of_version: BTreeMap<String, String> = BTreeMap::new();
+    let mut remaining = updaters.len();
+    for id in updaters {
+        if remaining <= MAX_UPDATE_MANAGERS {
+            break;
+        }
+        let Some(vs) = managed.fields.get(&id).cloned() else {
+            continue;
+        };
+        let Some(first) = first_of_version.get(&vs.api_version).cloned() else {
+            first_of_version.insert(vs.api_version.clone(), id);
+            continue;
+        };
+        let bucket = identity(ANCIENT_CHANGES, Operation::Update, &vs.api_version, "");
+        if !managed.fields.contains_key(&bucket)
+            && let Some(moved) = managed.fields.remove(&first)
+        {
+            managed.fields.insert(bucket.clone(), moved);
+        }
+        let merged = match managed.fields.get(&bucket) {
+            Some(b) => vs.set.union(&b.set),
+            None => vs.set.clone(),
+        };
+        managed.fields.insert(
+            bucket.clone(),
+            VersionedSet {
+                set: merged,
+                api_version: vs.api_version.clone(),
+                applied: false,
+            },
+        );
+        managed.fields.remove(&id);
+        remaining -= 1;
+        match managed.times.get(&id).cloned() {
+            Some(t) => managed.times.insert(bucket, t),
+            None => managed.times.remove(&bucket),
+        };
+    }
+    managed.times.retain(|k, _| managed.fields.contains_key(k));
 }
 
 /// The fields no manager is recorded as owning.
@@ -361,6 +433,7 @@ impl FieldManager<'_> {
         }
         strip_server_owned(&mut managed.fields);
         managed.times.retain(|k, _| managed.fields.contains_key(k));
+        cap_update_managers(&mut managed);
         let managed_fields_changed = managed != live_managed;
         Ok(Written {
             object: with_managed_fields(new_obj, &managed),
@@ -471,16 +544,17 @@ pub fn conflict_message(conflicts: &Conflicts) -> String {
             only.path
         );
     }
-    let mut by_manager: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    // Grouped by manager, sorted by the managers' encoded identities as the server does.
+    let mut by_manager: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for c in &conflicts.0 {
         by_manager
-            .entry(describe_manager(&c.manager))
+            .entry(&c.manager)
             .or_default()
             .push(c.path.to_string());
     }
     let mut lines = Vec::new();
     for (manager, paths) in by_manager {
-        lines.push(format!("conflicts with {manager}:"));
+        lines.push(format!("conflicts with {}:", describe_manager(manager)));
         lines.extend(paths.into_iter().map(|p| format!("- {p}")));
     }
     format!(
