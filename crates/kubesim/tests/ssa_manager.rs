@@ -217,3 +217,47 @@ fn managed_fields_are_client_settable_on_update_but_not_in_an_apply() {
         .expect_err("undecodable managedFields");
     assert!(matches!(err, SsaError::ManagedFields(_)), "{err}");
 }
+
+#[test]
+fn a_single_empty_entry_strips_managed_fields_and_an_empty_list_does_not() {
+    let root = config_map_root();
+    let fm = fm(&root);
+    let live = fm
+        .apply(
+            None,
+            &cm(json!({"k": "v"})),
+            &writer("a", ssa_common::NOW),
+            false,
+        )
+        .expect("create")
+        .object;
+    let mut emptied = live.clone();
+    emptied["metadata"]["managedFields"] = json!([]);
+    let kept = fm
+        .update(Some(&live), &emptied, &writer("editor", ssa_common::NOW))
+        .expect("update");
+    assert_eq!(kept.object, live, "an empty list keeps the live entries");
+    assert!(!kept.object_changed && !kept.managed_fields_changed);
+
+    let mut reset = live.clone();
+    reset["metadata"]["managedFields"] = json!([{}]);
+    let stripped = fm
+        .update(Some(&live), &reset, &writer("editor", ssa_common::NOW))
+        .expect("update");
+    assert!(stripped.object["metadata"].get("managedFields").is_none());
+    assert!(stripped.managed_fields_changed);
+    // Untracked now: the next apply gives existing fields to before-first-apply.
+    let w = fm
+        .apply(
+            Some(&stripped.object),
+            &cm(json!({"k": "v"})),
+            &writer("a", ssa_common::NOW),
+            false,
+        )
+        .expect("apply");
+    let managers: Vec<Value> = entries(&w.object)
+        .iter()
+        .map(|e| e["manager"].clone())
+        .collect();
+    assert_eq!(managers, [json!("a"), json!("before-first-apply")]);
+}

@@ -142,6 +142,9 @@ pub fn decode(entries: &Value) -> Result<Managed, SsaError> {
                 s("fieldsType")
             )));
         }
+        if s("apiVersion").is_empty() {
+            return Err(bad("apiVersion must not be empty".into()));
+        }
         let operation = match s("operation") {
             "Apply" => Operation::Apply,
             "Update" => Operation::Update,
@@ -368,8 +371,9 @@ impl FieldManager<'_> {
 
     /// Records a create (`live == None`), update or non-apply patch producing `new`.
     ///
-    /// A client may rewrite managedFields by sending a non-empty list in `new` (except on a
-    /// subresource); otherwise the live object's entries are used.
+    /// A client may rewrite managedFields by sending a valid non-empty list in `new`, or
+    /// strip them with `[{}]` (not on a subresource); otherwise the live object's entries
+    /// are used.
     pub fn update(
         &self,
         live: Option<&Value>,
@@ -379,15 +383,18 @@ impl FieldManager<'_> {
         let live_managed = live
             .map(|l| decode(managed_fields_of(l)).unwrap_or_default())
             .unwrap_or_default();
-        let sent = if writer.subresource.is_empty() {
-            decode(managed_fields_of(new)).unwrap_or_default()
-        } else {
-            Managed::default()
-        };
-        let mut managed = if sent.fields.is_empty() {
+        let sent = managed_fields_of(new);
+        let mut managed = if !writer.subresource.is_empty() {
             live_managed.clone()
+        } else if *sent == json!([{}]) {
+            // The documented way to strip managedFields: a single empty entry. (An empty
+            // list does not reset, so clients unaware of the field cannot drop it.)
+            Managed::default()
         } else {
-            sent
+            match decode(sent) {
+                Ok(m) if !m.fields.is_empty() => m,
+                _ => live_managed.clone(),
+            }
         };
         let live_obj = live.map(without_managed_fields);
         let new_obj = without_managed_fields(new);
