@@ -51,6 +51,9 @@ impl ClusterConfig {
 pub struct Shared {
     pub definitions: Definitions,
     pub builtin_catalog: Arc<Catalog>,
+    /// The built-in types as merge schemas, for server-side apply and managedFields;
+    /// `None` if the definitions could not be converted (writes then go untracked).
+    pub ssa: Option<crate::ssa::openapi::Definitions>,
 }
 
 /// What the handlers of one cluster share. Outlives server restarts: a restarted cluster

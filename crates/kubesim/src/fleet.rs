@@ -12,6 +12,7 @@ use crate::kubeconfig::{self, KubeconfigParts, KubeconfigUser};
 use crate::pki::{ClusterPki, PkiError};
 use crate::request_log::RequestRecord;
 use crate::server::{self, Running, TlsError};
+use serde_json::Value;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -40,6 +41,8 @@ pub enum FleetError {
     },
     #[error("invalid cluster name {0:?}: use lowercase letters, digits and '-'")]
     InvalidName(String),
+    #[error("converting the Kubernetes definitions into merge schemas: {0}")]
+    Schema(String),
     #[error("duplicate cluster name {0:?}")]
     DuplicateName(String),
 }
@@ -111,9 +114,14 @@ impl Fleet {
             .unwrap_or_else(default_definitions_path);
         let definitions = Definitions::load(&path)?;
         let builtin_catalog = Arc::new(Catalog::builtin(&definitions));
+        let ssa = crate::ssa::openapi::from_definitions(&serde_json::json!({
+            "$defs": Value::Object(definitions.defs.clone())
+        }))
+        .map_err(|e| FleetError::Schema(e.to_string()))?;
         let shared = Arc::new(Shared {
             definitions,
             builtin_catalog,
+            ssa: Some(ssa),
         });
         let mut clusters = Vec::with_capacity(config.clusters.len());
         for cluster in config.clusters {

@@ -166,3 +166,114 @@ async fn credentials_are_checked() {
     })
     .await;
 }
+
+const DEPLOYMENT: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels:
+    app: web
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app: web
+  template:
+    metadata:
+      labels:
+        app: web
+    spec:
+      containers:
+      - name: web
+        image: nginx:1
+        ports:
+        - containerPort: 80
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_side_apply_ownership_and_conflicts() {
+    each_client(async |k: &Kubectl, c| {
+        k.file("d.yaml", DEPLOYMENT);
+        let out = k.ok(&["apply", "--server-side", "-f", "d.yaml"]);
+        assert!(out.contains("serverside-applied"), "{out}");
+        let rv = |k: &Kubectl| {
+            k.ok(&[
+                "get",
+                "deploy",
+                "web",
+                "-o",
+                "jsonpath={.metadata.resourceVersion}",
+            ])
+        };
+        let first = rv(k);
+        let cluster_rv = c.resource_version();
+        // An identical apply changes nothing: same resourceVersion, no store write.
+        k.ok(&["apply", "--server-side", "-f", "d.yaml"]);
+        assert_eq!(rv(k), first);
+        assert_eq!(
+            c.resource_version(),
+            cluster_rv,
+            "no write, so no watch event"
+        );
+        let got: serde_json::Value = serde_json::from_str(&k.ok(&[
+            "get",
+            "deploy",
+            "web",
+            "-o",
+            "json",
+            "--show-managed-fields",
+        ]))
+        .unwrap();
+        let managed = got["metadata"]["managedFields"].as_array().unwrap();
+        assert_eq!(managed.len(), 1, "{managed:?}");
+        assert_eq!(managed[0]["manager"], "kubectl");
+        assert_eq!(managed[0]["operation"], "Apply");
+        assert_eq!(managed[0]["fieldsType"], "FieldsV1");
+        assert!(managed[0]["fieldsV1"]["f:spec"]["f:replicas"].is_object());
+
+        // Another manager takes replicas; re-applying conflicts until forced.
+        k.ok(&[
+            "patch",
+            "deploy",
+            "web",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"replicas":3}}"#,
+            "--field-manager=hpa",
+        ]);
+        let err = k.fails(&["apply", "--server-side", "-f", "d.yaml"]);
+        assert!(err.contains("conflict with \"hpa\""), "{err}");
+        assert!(err.contains(".spec.replicas"), "{err}");
+        k.ok(&[
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "-f",
+            "d.yaml",
+        ]);
+        let got: serde_json::Value = serde_json::from_str(&k.ok(&[
+            "get",
+            "deploy",
+            "web",
+            "-o",
+            "json",
+            "--show-managed-fields",
+        ]))
+        .unwrap();
+        assert_eq!(got["spec"]["replicas"], 1);
+        for entry in got["metadata"]["managedFields"].as_array().unwrap() {
+            if entry["manager"] == "hpa" {
+                assert!(
+                    entry["fieldsV1"]["f:spec"].get("f:replicas").is_none(),
+                    "hpa still owns replicas: {entry}"
+                );
+            }
+        }
+        let log = c.request_log();
+        assert!(log.iter().any(|r| r.method == "PATCH"
+            && r.content_type.as_deref() == Some("application/apply-patch+yaml")
+            && r.field_manager.as_deref() == Some("kubectl")
+            && r.status == 409));
+    })
+    .await;
+}

@@ -1,7 +1,9 @@
 //! The request handler of one cluster: authentication, routing, dispatch to the verbs, and
 //! the request log.
 
+pub mod apply;
 pub mod body;
+pub mod fields;
 pub mod list;
 pub mod meta;
 pub mod objects;

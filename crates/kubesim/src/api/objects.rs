@@ -2,7 +2,7 @@
 //! update and patch share.
 
 use super::meta::{self, metadata_mut};
-use super::{Ctx, body, json_response, ok};
+use super::{Ctx, body, fields, json_response, ok};
 use crate::status::ApiError;
 use crate::store::{ObjectKey, StoreState};
 use axum::body::Body;
@@ -75,6 +75,7 @@ pub fn create(ctx: &Ctx<'_>, bytes: bytes::Bytes) -> Result<Response<Body>, ApiE
     }
     let mut object = body::decode_object(ctx, &bytes)?;
     let name = meta::prepare_create(ctx, &mut object)?;
+    let object = fields::track_update(ctx, None, None, object)?;
     let key = key(ctx, &name);
     let mut store = ctx.state.store.lock();
     check_namespace(ctx, &store, true)?;
@@ -151,6 +152,7 @@ pub fn write(
     }
     meta::prepare_update(ctx, &old, &mut new, subresource);
     metadata_mut(&mut new).insert("resourceVersion".into(), Value::String(current_rv));
+    let new = fields::track_update(ctx, subresource, Some(&old), new)?;
     // The last finalizer of a deleting object going away completes the deletion.
     if meta::is_deleting(&old) && !meta::has_finalizers(&new) {
         if ctx.query.dry_run {

@@ -5,11 +5,11 @@
 //! same write path as an update (optimistic concurrency if the patch names a
 //! resourceVersion, server-owned fields kept, no-op detection).
 
-use super::objects::{self, present};
-use super::{Ctx, body, json_response};
+use super::objects;
+use super::{Ctx, body};
 use crate::status::ApiError;
 use axum::body::Body;
-use axum::http::{Response, StatusCode};
+use axum::http::Response;
 use serde_json::Value;
 
 const ACCEPTED: [&str; 4] = [
@@ -104,23 +104,8 @@ pub fn patch(ctx: &Ctx<'_>, bytes: bytes::Bytes) -> Result<Response<Body>, ApiEr
         }
         "application/apply-patch+yaml" | "application/apply-patch+cbor" => {
             let config = body::parse_json_or_yaml(&bytes, true)?;
-            apply(ctx, sub, config)
+            super::apply::apply(ctx, sub, config)
         }
         _ => Err(ApiError::unsupported_media_type(&media, &ACCEPTED)),
     }
-}
-
-/// Server-side apply.
-fn apply(ctx: &Ctx<'_>, sub: Option<&str>, config: Value) -> Result<Response<Body>, ApiError> {
-    let _ = (sub, config, present, json_response, StatusCode::OK);
-    Err(ApiError::new(
-        415,
-        "UnsupportedMediaType",
-        "server-side apply is not wired into kubesim's HTTP layer yet",
-    )
-    .with_cause(
-        "UnsupportedMediaType",
-        "application/apply-patch+yaml",
-        ctx.name(),
-    ))
 }

@@ -1,0 +1,104 @@
+//! Glue between the write verbs and the server-side apply library ([`crate::ssa`]):
+//! which schema and field manager a request uses, and how its errors become Statuses.
+//!
+//! Every write goes through the field manager: apply as an `Apply` operation, create,
+//! update and non-apply patches as `Update` operations of the request's manager (the
+//! `fieldManager` parameter, else the User-Agent's program name). Kinds with no schema
+//! (custom resources until CRD schemas are wired) are written without managedFields.
+
+use super::Ctx;
+use crate::ssa::manager::describe_manager;
+use crate::ssa::{Conflicts, FieldManager, FieldSet, Path, SsaError, Writer};
+use crate::status::ApiError;
+use serde_json::Value;
+
+/// The 409 an apply conflict gets: one `FieldManagerConflict` cause per contested field.
+pub fn conflict_error(ctx: &Ctx<'_>, conflicts: &Conflicts) -> ApiError {
+    let mut e = ApiError::new(
+        409,
+        "Conflict",
+        crate::ssa::manager::conflict_message(conflicts),
+    );
+    e.details.name = Some(ctx.name().to_string());
+    e.details.group = (!ctx.info.group.is_empty()).then(|| ctx.info.group.clone());
+    e.details.kind = Some(ctx.info.plural.clone());
+    for c in &conflicts.0 {
+        e = e.with_cause(
+            "FieldManagerConflict",
+            &format!("conflict with {}", describe_manager(&c.manager)),
+            &c.path.to_string(),
+        );
+    }
+    e
+}
+
+pub fn ssa_error(ctx: &Ctx<'_>, err: SsaError) -> ApiError {
+    match err {
+        SsaError::Conflicts(c) => conflict_error(ctx, &c),
+        SsaError::Invalid { path, message } => ApiError::invalid(
+            &ctx.info.group,
+            &ctx.info.kind,
+            ctx.name(),
+            path.trim_start_matches('.'),
+            &message,
+        ),
+        SsaError::ManagedFields(m) => {
+            ApiError::bad_request(format!("failed to decode managed fields: {m}"))
+        }
+    }
+}
+
+/// Runs `f` with the field manager for this request's kind and endpoint, or `None` when
+/// the kind has no schema.
+pub fn with_field_manager<R>(
+    ctx: &Ctx<'_>,
+    subresource: Option<&str>,
+    f: impl FnOnce(Option<&FieldManager<'_>>) -> R,
+) -> R {
+    let info = &ctx.info;
+    let Some(defs) = ctx.state.shared.ssa.as_ref() else {
+        return f(None);
+    };
+    let Some(root) = defs.root(&info.group, &info.version, &info.kind) else {
+        return f(None);
+    };
+    // Each endpoint resets the other's part, and nobody gains ownership of it there.
+    let ignored = match subresource {
+        Some("status") => FieldSet::from_paths([Path::fields(&["spec"])]),
+        _ if info.has_subresource("status") => FieldSet::from_paths([Path::fields(&["status"])]),
+        _ => FieldSet::new(),
+    };
+    let fm = FieldManager {
+        schema: &defs.schema,
+        root: &root,
+        ignored: Some(&ignored),
+        empty: None,
+    };
+    f(Some(&fm))
+}
+
+/// Records a non-apply write (`live` None for a create) in `new`'s managedFields.
+pub fn track_update(
+    ctx: &Ctx<'_>,
+    subresource: Option<&str>,
+    live: Option<&Value>,
+    new: Value,
+) -> Result<Value, ApiError> {
+    let manager = ctx.manager();
+    let api_version = ctx.info.api_version();
+    let now = super::meta::now();
+    with_field_manager(ctx, subresource, |fm| {
+        let Some(fm) = fm else {
+            return Ok(new);
+        };
+        let writer = Writer {
+            manager: &manager,
+            api_version: &api_version,
+            subresource: subresource.unwrap_or(""),
+            now: &now,
+        };
+        fm.update(live, &new, &writer)
+            .map(|w| w.object)
+            .map_err(|e| ssa_error(ctx, e))
+    })
+}
