@@ -5,7 +5,7 @@
 // Input (stdin, JSON): a schema and independent sequences of operations, each starting
 // from an empty object:
 //
-//	{"schema": <SMD schema document>, "rootType": "name",
+//	{"schema": <SMD schema document>, "rootType": "name", "ignored": <fieldsV1 or null>,
 //	 "sequences": [[{"op": "apply"|"update", "manager": "m", "version": "v1",
 //	                 "force": false, "object": <object>}, ...], ...]}
 //
@@ -14,6 +14,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -35,6 +36,7 @@ type step struct {
 type input struct {
 	Schema    json.RawMessage `json:"schema"`
 	RootType  string          `json:"rootType"`
+	Ignored   json.RawMessage `json:"ignored"`
 	Sequences [][]step        `json:"sequences"`
 }
 
@@ -80,21 +82,29 @@ func main() {
 		fail("parsing schema: %v", err)
 	}
 	pt := parser.Type(in.RootType)
+	var ignored map[fieldpath.APIVersion]*fieldpath.Set
+	if len(in.Ignored) > 0 && string(in.Ignored) != "null" {
+		set := fieldpath.NewSet()
+		if err := set.FromJSON(bytes.NewReader(in.Ignored)); err != nil {
+			fail("parsing ignored fields: %v", err)
+		}
+		ignored = map[fieldpath.APIVersion]*fieldpath.Set{"v1": set}
+	}
 	var out [][]stepOut
 	for _, steps := range in.Sequences {
-		out = append(out, run(pt, steps))
+		out = append(out, run(pt, ignored, steps))
 	}
 	if err := json.NewEncoder(os.Stdout).Encode(out); err != nil {
 		fail("encoding output: %v", err)
 	}
 }
 
-func run(pt typed.ParseableType, steps []step) []stepOut {
+func run(pt typed.ParseableType, ignored map[fieldpath.APIVersion]*fieldpath.Set, steps []step) []stepOut {
 	live, err := pt.FromYAML(typed.YAMLObject("{}"))
 	if err != nil {
 		fail("creating the empty object: %v", err)
 	}
-	updater := merge.Updater{Converter: identity{}}
+	updater := merge.Updater{Converter: identity{}, IgnoredFields: ignored}
 	managers := fieldpath.ManagedFields{}
 	var out []stepOut
 	for i, s := range steps {

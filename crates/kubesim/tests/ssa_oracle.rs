@@ -15,7 +15,7 @@ mod ssa_common;
 
 use kubesim::ssa::openapi;
 use kubesim::ssa::schema::Schema;
-use kubesim::ssa::{ManagedFields, SsaError, TypeRef, Updater, fieldsv1, value};
+use kubesim::ssa::{FieldSet, ManagedFields, Path, SsaError, TypeRef, Updater, fieldsv1, value};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -129,10 +129,16 @@ fn unordered(v: &Value) -> Value {
     }
 }
 
-fn run_oracle(schema: &Schema, root: &str, seqs: &[Vec<Step>]) -> Vec<Vec<Observed>> {
+fn run_oracle(
+    schema: &Schema,
+    root: &str,
+    ignored: Option<&FieldSet>,
+    seqs: &[Vec<Step>],
+) -> Vec<Vec<Observed>> {
     let input = json!({
         "schema": schema.to_smd_document(&[root]),
         "rootType": root,
+        "ignored": ignored.map(fieldsv1::to_json),
         "sequences": seqs.iter().map(|s| s.iter().map(|st| json!({
             "op": st.op, "manager": st.manager, "version": "v1",
             "force": st.force, "object": st.object,
@@ -182,11 +188,16 @@ fn run_oracle(schema: &Schema, root: &str, seqs: &[Vec<Step>]) -> Vec<Vec<Observ
         .collect()
 }
 
-fn run_kubesim(schema: &Schema, root: &TypeRef, steps: &[Step]) -> Vec<Observed> {
+fn run_kubesim(
+    schema: &Schema,
+    root: &TypeRef,
+    ignored: Option<&FieldSet>,
+    steps: &[Step],
+) -> Vec<Observed> {
     let updater = Updater {
         schema,
         root,
-        ignored: None,
+        ignored,
     };
     let mut live = json!({});
     let mut managers = ManagedFields::new();
@@ -244,15 +255,16 @@ fn differential(
     name: &str,
     schema: &Schema,
     root_name: &str,
+    ignored: Option<&FieldSet>,
     seed: u64,
     generate: &dyn Fn(&mut Rng) -> Value,
 ) {
     let seqs = sequences(seed, generate);
-    let expected = run_oracle(schema, root_name, &seqs);
+    let expected = run_oracle(schema, root_name, ignored, &seqs);
     let root = TypeRef::named(root_name);
     let mut conflicts_seen = 0;
     for (i, (steps, want)) in seqs.iter().zip(&expected).enumerate() {
-        let got = run_kubesim(schema, &root, steps);
+        let got = run_kubesim(schema, &root, ignored, steps);
         for (j, (g, w)) in got.iter().zip(want).enumerate() {
             conflicts_seen += usize::from(!w.conflicts.is_empty());
             if g != w {
@@ -315,8 +327,13 @@ fn deployment(r: &mut Rng) -> Value {
                 }
                 if r.chance(40) {
                     let tls = r.pick(&["https", "tls"]);
-                    c["ports"] = json!(r.subset(&[
+                    // Without protocol the key takes the schema default, TCP.
+                    let http = r.pick(&[
                         json!({"containerPort": 80, "protocol": "TCP"}),
+                        json!({"containerPort": 80}),
+                    ]);
+                    c["ports"] = json!(r.subset(&[
+                        http,
                         json!({"containerPort": 443, "protocol": "TCP", "name": tls}),
                         json!({"containerPort": 53, "protocol": "UDP"}),
                     ]));
@@ -347,6 +364,9 @@ fn deployment(r: &mut Rng) -> Value {
     if !spec.is_empty() {
         obj["spec"] = Value::Object(spec);
     }
+    if r.chance(20) {
+        obj["status"] = json!({"replicas": r.pick(&[1, 2])});
+    }
     obj
 }
 
@@ -355,10 +375,14 @@ fn service(r: &mut Rng) -> Value {
     let mut spec = serde_json::Map::new();
     if r.chance(70) {
         let target = r.pick(&[json!(8080), json!("http")]);
+        let http = r.pick(&[
+            json!({"port": 80, "protocol": "TCP", "targetPort": target}),
+            json!({"port": 80, "targetPort": target}),
+        ]);
         spec.insert(
             "ports".into(),
             json!(r.subset(&[
-                json!({"port": 80, "protocol": "TCP", "targetPort": target}),
+                http,
                 json!({"port": 80, "protocol": "UDP"}),
                 json!({"port": 443, "protocol": "TCP", "name": "https"}),
             ])),
@@ -443,10 +467,13 @@ fn custom_resource(r: &mut Rng) -> Value {
 fn deployments_match_structured_merge_diff() {
     let defs = ssa_common::definitions();
     let root = defs.root("apps", "v1", "Deployment").expect("kind");
+    // As on the main resource, where the API server resets status.
+    let status = FieldSet::from_paths([Path::fields(&["status"])]);
     differential(
         "Deployment",
         &defs.schema,
         root.name().expect("named"),
+        Some(&status),
         0x5eed_0001,
         &deployment,
     );
@@ -460,6 +487,7 @@ fn services_match_structured_merge_diff() {
         "Service",
         &defs.schema,
         root.name().expect("named"),
+        None,
         0x5eed_0002,
         &service,
     );
@@ -473,6 +501,7 @@ fn config_maps_match_structured_merge_diff() {
         "ConfigMap",
         &defs.schema,
         root.name().expect("named"),
+        None,
         0x5eed_0003,
         &config_map,
     );
@@ -496,6 +525,7 @@ fn custom_resources_match_structured_merge_diff() {
         "CRD",
         &schema,
         openapi::CRD_ROOT,
+        None,
         0x5eed_0004,
         &custom_resource,
     );
