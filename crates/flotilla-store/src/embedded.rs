@@ -404,17 +404,21 @@ impl Drop for EmbeddedPostgres {
 /// all three, else the newest `/usr/lib/postgresql/<version>/bin` (Debian keeps them off
 /// PATH).
 fn find_bin_dir() -> Option<PathBuf> {
+    find_bin_dir_in(std::env::var_os("PATH"), Path::new("/usr/lib/postgresql"))
+}
+
+fn find_bin_dir_in(path: Option<std::ffi::OsString>, versions_root: &Path) -> Option<PathBuf> {
     let has_all = |dir: &Path| {
         ["initdb", "pg_ctl", "postgres"]
             .iter()
             .all(|binary| dir.join(binary).is_file())
     };
-    if let Some(path) = std::env::var_os("PATH")
+    if let Some(path) = path
         && let Some(dir) = std::env::split_paths(&path).find(|dir| has_all(dir))
     {
         return Some(dir);
     }
-    let mut versions: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
+    let mut versions: Vec<(u32, PathBuf)> = fs::read_dir(versions_root)
         .ok()?
         .filter_map(Result::ok)
         .filter_map(|entry| {
@@ -508,6 +512,37 @@ mod tests {
         // Present on every development and CI machine of this project (dependencies.md).
         let dir = find_bin_dir();
         assert!(dir.is_some_and(|dir| dir.join("postgres").is_file()));
+    }
+
+    #[test]
+    fn prefers_path_then_the_newest_versioned_directory() -> io::Result<()> {
+        let root = tempfile::tempdir()?;
+        let install = |dir: &Path| -> io::Result<()> {
+            fs::create_dir_all(dir)?;
+            for binary in ["initdb", "pg_ctl", "postgres"] {
+                File::create(dir.join(binary))?;
+            }
+            Ok(())
+        };
+        let versions = root.path().join("lib");
+        fs::create_dir_all(&versions)?;
+        assert_eq!(find_bin_dir_in(None, &versions), None);
+        let message = EmbeddedError::BinariesNotFound.to_string();
+        assert!(message.contains("install PostgreSQL server binaries or set DATABASE_URL"));
+
+        for version in ["9", "16", "15"] {
+            install(&versions.join(version).join("bin"))?;
+        }
+        // Incomplete installs (client only) are skipped.
+        fs::create_dir_all(versions.join("17").join("bin"))?;
+        let newest = versions.join("16").join("bin");
+        assert_eq!(find_bin_dir_in(None, &versions), Some(newest));
+
+        let on_path = root.path().join("path-bin");
+        install(&on_path)?;
+        let path = std::env::join_paths([root.path().join("empty"), on_path.clone()]).ok();
+        assert_eq!(find_bin_dir_in(path, &versions), Some(on_path));
+        Ok(())
     }
 
     #[test]

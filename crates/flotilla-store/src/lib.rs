@@ -147,8 +147,12 @@ pub fn parse_url(url: &str) -> Result<PgConnectOptions, StoreError> {
             "must start with postgres:// or postgresql://".to_owned(),
         ));
     }
-    PgConnectOptions::from_str(url)
-        .map_err(|source| StoreError::InvalidUrl(redact(&source.to_string(), url)))
+    PgConnectOptions::from_str(url).map_err(|source| {
+        let text = source.to_string();
+        // sqlx nests "error with configuration: " once per layer; the variant says it already.
+        let reason = text.trim_start_matches("error with configuration: ");
+        StoreError::InvalidUrl(redact(reason, url))
+    })
 }
 
 /// `host:port/database` for messages; never the user's password.

@@ -30,6 +30,7 @@ async fn malformed_urls_are_rejected_without_echoing_the_password() {
         );
         let text = error.to_string();
         assert!(text.starts_with("invalid database URL: "), "{text}");
+        assert!(!text.contains("error with configuration"), "{text}");
         assert!(!text.contains(PASSWORD), "{text}");
         assert!(!format!("{error:?}").contains(PASSWORD), "{error:?}");
     }
