@@ -92,8 +92,8 @@ impl EmbeddedPostgres {
             .map_err(|_| EmbeddedError::TaskFailed)?
     }
 
-    /// [`EmbeddedPostgres::start`] for callers without an async runtime (or inside one
-    /// that may block, like a test's). Needs no runtime of its own context.
+    /// [`EmbeddedPostgres::start`] for callers without an async runtime, or inside one
+    /// that may block for a second (a test's). The handle is tied to no runtime.
     pub fn start_blocking() -> Result<Self, EmbeddedError> {
         let bin_dir = find_bin_dir().ok_or(EmbeddedError::BinariesNotFound)?;
         let run_as = if effective_uid()? == 0 {

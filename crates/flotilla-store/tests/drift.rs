@@ -276,6 +276,19 @@ async fn fleet_summary_counts_open_drift_per_deployer_cluster_and_kind() -> anyh
         )
         .await?;
 
+    // A state first reported after its drift starts out with the right count.
+    let state = store
+        .record_deployer_state(&DeployerStateUpdate {
+            cluster_id: c1,
+            deployer_id: f.apps,
+            status: DeployerStatus::Progressing,
+            message: String::new(),
+            attempted_revision: Some("main@sha1:2".into()),
+            applied_revision: None,
+        })
+        .await?;
+    assert_eq!(state.drifted_count, 3);
+
     let by_deployer = store
         .fleet_open_drift(DriftSummaryGrouping::Deployer)
         .await?;
