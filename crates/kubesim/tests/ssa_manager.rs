@@ -261,3 +261,35 @@ fn a_single_empty_entry_strips_managed_fields_and_an_empty_list_does_not() {
         .collect();
     assert_eq!(managers, [json!("a"), json!("before-first-apply")]);
 }
+
+#[test]
+fn zero_values_shape_a_creates_update_entry_but_never_leak_into_applied_objects() {
+    let root = ssa_common::root("apps", "v1", "Deployment");
+    let zero = kubesim::ssa::zero::zero_object("apps", "Deployment");
+    let fm = FieldManager {
+        schema: &ssa_common::definitions().schema,
+        root: &root,
+        ignored: None,
+        empty: Some(&zero),
+    };
+    let config = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+                        "spec": {"replicas": 2}});
+    let applied = fm
+        .apply(None, &config, &writer("kubectl", ssa_common::NOW), false)
+        .expect("create on apply");
+    let mut object = applied.object.clone();
+    object["metadata"]
+        .as_object_mut()
+        .expect("metadata")
+        .remove("managedFields");
+    assert_eq!(object, config, "nothing of the zero value is merged in");
+
+    let created = fm
+        .update(None, &config, &writer("kubectl-create", ssa_common::NOW))
+        .expect("create");
+    // spec exists in the zero value, so the Update entry owns replicas but not spec itself.
+    assert_eq!(
+        entries(&created.object)[0]["fieldsV1"],
+        json!({"f:spec": {"f:replicas": {}}})
+    );
+}

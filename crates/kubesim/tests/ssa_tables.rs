@@ -321,10 +321,7 @@ fn kubectl_create_records_the_same_fields_v1_as_the_api_server() {
             }
         }
     });
-    let empty = json!({"metadata": {"creationTimestamp": null},
-        "spec": {"selector": null, "strategy": {},
-                 "template": {"metadata": {"creationTimestamp": null}, "spec": {"containers": null}}},
-        "status": {}});
+    let empty = kubesim::ssa::zero::zero_object("apps", "Deployment");
     let fm = FieldManager {
         schema: &defs.schema,
         root: &root,

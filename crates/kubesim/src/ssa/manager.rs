@@ -351,12 +351,12 @@ pub struct FieldManager<'a> {
     /// Fields this endpoint resets (e.g. `status` for the main resource, everything but
     /// `status` for the status subresource); nobody gains ownership of them here.
     pub ignored: Option<&'a FieldSet>,
-    /// The kind's zero value as the API server sees it before a create: Go's zero struct
-    /// converted to JSON, where non-pointer structs are `{}` and non-omitempty pointers and
-    /// slices are `null` (for a Deployment, `{"metadata":{"creationTimestamp":null},
-    /// "spec":{"selector":null,"strategy":{},"template":{…}},"status":{}}`). A create's
-    /// Update entry owns nodes that were absent here (`.` markers), so this decides e.g.
-    /// whether `f:strategy` carries a `.`. `None` means `{}`.
+    /// The kind's zero value as the API server sees it before a create or a first apply
+    /// to an untracked object: Go's zero struct converted to JSON (see
+    /// [`super::zero::zero_object`]). An Update entry owns the nodes that were absent
+    /// here (`.` markers), so this decides e.g. whether `f:strategy` carries a `.`.
+    /// `None` means `{}`. Apply-on-create does not use it: an applier owns exactly its
+    /// config either way, and the object stays free of the zero value's nulls.
     pub empty: Option<&'a Value>,
 }
 
@@ -469,7 +469,9 @@ impl FieldManager<'_> {
         };
         let mut managed = live_managed.clone();
         let empty = self.empty.cloned().unwrap_or_else(|| json!({}));
-        let live_obj = live.map(without_managed_fields).unwrap_or(empty.clone());
+        let live_obj = live
+            .map(without_managed_fields)
+            .unwrap_or_else(|| json!({}));
         if managed.fields.is_empty() && live.is_some() {
             let first = identity(
                 BEFORE_FIRST_APPLY,

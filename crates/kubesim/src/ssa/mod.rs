@@ -9,6 +9,7 @@
 //!   comparison);
 //! - [`updater`] keeps per-manager ownership through applies and updates, detecting
 //!   conflicts;
+//! - [`zero`] gives the zero-value objects a create is compared against;
 //! - [`manager`] is the API server layer: `metadata.managedFields` encoding, manager
 //!   identity, timestamps and the 409 conflict Status. The HTTP server calls
 //!   [`manager::FieldManager`].
@@ -27,6 +28,7 @@ mod smd_schema;
 pub mod typed;
 pub mod updater;
 pub mod value;
+pub mod zero;
 
 use path::PathElement;
 
