@@ -1,5 +1,6 @@
 //! One emulated cluster: its configuration and the state its HTTP handlers share.
 
+use crate::crd::{self, CRD_GROUP, CRD_PLURAL, CustomTypes};
 use crate::discovery::{Catalog, Definitions};
 use crate::pki::ClusterPki;
 use crate::request_log::RequestLog;
@@ -65,6 +66,8 @@ pub struct ClusterState {
     pub pki: ClusterPki,
     pub store: Store,
     pub catalog: RwLock<Arc<Catalog>>,
+    /// What the cluster's CRDs define (see [`crate::crd`]).
+    pub custom: RwLock<Arc<CustomTypes>>,
     pub shared: Arc<Shared>,
     pub log: RequestLog,
     /// `host:port` the cluster serves on.
@@ -86,6 +89,7 @@ impl ClusterState {
             store: Store::new(config.watch_history),
             log: RequestLog::new(config.request_log_limit),
             catalog: RwLock::new(shared.builtin_catalog.clone()),
+            custom: RwLock::new(Arc::new(CustomTypes::default())),
             config,
             token,
             pki,
@@ -124,6 +128,55 @@ impl ClusterState {
             .clone()
     }
 
+    pub fn custom(&self) -> Arc<CustomTypes> {
+        self.custom
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Recomputes the custom resources after a CRD changed: establishes new CRDs,
+    /// registers what they serve and drops the objects of resources no longer served.
+    pub fn refresh_crds(&self) {
+        let now = crate::api::meta::now();
+        let mut store = self.store.lock();
+        let crds: Vec<(ObjectKey, Arc<Value>)> = store
+            .list(CRD_GROUP, CRD_PLURAL, None)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for (key, object) in crds {
+            if meta_deleting(&object) {
+                continue;
+            }
+            if let Some(status) = crd::established_status(&object, &now) {
+                let mut object = (*object).clone();
+                object["status"] = status;
+                store.put(key, object);
+            }
+        }
+        let (catalog, custom) = CustomTypes::from_crds(
+            &self.shared.builtin_catalog,
+            store
+                .list(CRD_GROUP, CRD_PLURAL, None)
+                .map(|(_, v)| v.as_ref()),
+        );
+        let previous = self.custom();
+        for (group, plural) in &previous.served {
+            if custom.served.contains(&(group.clone(), plural.clone())) {
+                continue;
+            }
+            let gone: Vec<ObjectKey> = store
+                .list(group, plural, None)
+                .map(|(k, _)| k.clone())
+                .collect();
+            for k in gone {
+                store.remove(&k);
+            }
+        }
+        *self.catalog.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(catalog);
+        *self.custom.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(custom);
+    }
+
     /// Whether namespace `ns` exists, and whether it is terminating.
     pub fn namespace_phase(&self, ns: &str) -> Option<String> {
         let store = self.store.lock();
@@ -133,4 +186,8 @@ impl ClusterState {
             .is_some_and(|v| !v.is_null());
         Some(if terminating { "Terminating" } else { "Active" }.to_string())
     }
+}
+
+fn meta_deleting(object: &Value) -> bool {
+    crate::api::meta::is_deleting(object)
 }

@@ -8,6 +8,7 @@ pub mod ssa;
 // The HTTP server layer: many HTTPS clusters in one process (see [`Fleet`]).
 pub mod api;
 pub mod cluster;
+pub mod crd;
 pub mod discovery;
 pub mod fleet;
 pub mod kubeconfig;

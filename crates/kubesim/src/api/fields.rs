@@ -56,10 +56,20 @@ pub fn with_field_manager<R>(
     f: impl FnOnce(Option<&FieldManager<'_>>) -> R,
 ) -> R {
     let info = &ctx.info;
-    let Some(defs) = ctx.state.shared.ssa.as_ref() else {
-        return f(None);
+    let custom = ctx.state.custom();
+    let builtin = ctx
+        .state
+        .shared
+        .ssa
+        .as_ref()
+        .and_then(|d| Some((&d.schema, d.root(&info.group, &info.version, &info.kind)?)));
+    let custom_schema = || {
+        custom
+            .merge
+            .get(&(info.group.clone(), info.version.clone(), info.kind.clone()))
+            .map(|(s, r)| (s, r.clone()))
     };
-    let Some(root) = defs.root(&info.group, &info.version, &info.kind) else {
+    let Some((schema, root)) = builtin.or_else(custom_schema) else {
         return f(None);
     };
     // Each endpoint resets the other's part, and nobody gains ownership of it there.
@@ -69,7 +79,7 @@ pub fn with_field_manager<R>(
         _ => FieldSet::new(),
     };
     let fm = FieldManager {
-        schema: &defs.schema,
+        schema,
         root: &root,
         ignored: Some(&ignored),
         empty: None,

@@ -210,11 +210,11 @@ async fn dispatch(
         }
         Route::OpenApiDocument { group, version } => {
             get_only(&method)?;
-            let extra = serde_json::Map::new();
+            let custom = state.custom();
             openapi::group_version_document(
                 &catalog,
                 &state.shared.definitions,
-                &extra,
+                &custom.openapi,
                 &group,
                 &version,
                 &state.config.kubernetes_version,
@@ -245,7 +245,14 @@ async fn dispatch(
                 content_type,
                 user_agent,
             };
-            resource(ctx, method, body).await
+            let is_crd = ctx.info.group == crate::crd::CRD_GROUP
+                && ctx.info.plural == crate::crd::CRD_PLURAL;
+            let writes = method != Method::GET;
+            let response = resource(ctx, method, body).await;
+            if is_crd && writes && response.is_ok() {
+                state.refresh_crds();
+            }
+            response
         }
     }
 }

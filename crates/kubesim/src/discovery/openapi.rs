@@ -150,14 +150,19 @@ fn object_operations(r: &ResourceInfo, def: &str, suffix: &str) -> Value {
     ];
     let mut patch_params = write_params.clone();
     patch_params.push(query_param("force", "boolean"));
+    // kubectl's client-side apply sends a strategic merge patch exactly when the PATCH
+    // operation lists that media type, so custom resources (which do not take it) omit it.
     let patch_body = {
         let patch = schema_ref("io.k8s.apimachinery.pkg.apis.meta.v1.Patch");
-        json!({"content": {
+        let mut content = json!({
             "application/apply-patch+yaml": {"schema": patch},
             "application/json-patch+json": {"schema": patch},
             "application/merge-patch+json": {"schema": patch},
-            "application/strategic-merge-patch+json": {"schema": patch},
-        }, "required": true})
+        });
+        if r.builtin {
+            content["application/strategic-merge-patch+json"] = json!({"schema": patch});
+        }
+        json!({"content": content, "required": true})
     };
     let ns = r.namespaced;
     let mut ops = json!({
