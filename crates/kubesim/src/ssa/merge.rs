@@ -17,7 +17,7 @@ use super::SsaError;
 use super::path::{Path, PathElement};
 use super::schema::{ListKind, ListType, MapType, Resolved, Schema, TypeRef};
 use super::set::FieldSet;
-use super::typed::{Shape, check_shape, effective_shape, item_element, resolve};
+use super::typed::{Shape, check_shape, effective_shape, item_element, resolve, to_field_set};
 use super::value;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -61,6 +61,9 @@ pub fn compare(
     w.walk(Some(old), Some(new), tr, &mut Vec::new())?;
     Ok(w.cmp.unwrap_or_default())
 }
+
+/// The positions of the items each path element names.
+type ItemIndex = BTreeMap<PathElement, Vec<usize>>;
 
 struct Walker<'a> {
     schema: &'a Schema,
@@ -214,23 +217,28 @@ impl Walker<'_> {
         Ok((!out.is_empty()).then_some(Value::Object(out)))
     }
 
-    fn elements<'v>(
+    /// Each item's path element, and the items (indices) of every element. Duplicates are
+    /// allowed only where the API server allows them: in live objects and in the new object
+    /// of an update, never in an applied configuration.
+    fn elements(
         &self,
         list: &ListType,
-        items: &'v [Value],
-        side: &str,
+        items: &[Value],
+        allow_duplicates: bool,
         path: &[PathElement],
-    ) -> Result<(Vec<PathElement>, BTreeMap<PathElement, &'v Value>), SsaError> {
+    ) -> Result<(Vec<PathElement>, ItemIndex), SsaError> {
         let mut order = Vec::with_capacity(items.len());
-        let mut by_pe = BTreeMap::new();
+        let mut by_pe = ItemIndex::new();
         for (i, item) in items.iter().enumerate() {
             let pe = item_element(self.schema, list, i, item, path)?;
-            if by_pe.insert(pe.clone(), item).is_some() {
+            let indices = by_pe.entry(pe.clone()).or_default();
+            if !indices.is_empty() && !allow_duplicates {
                 return Err(SsaError::invalid(
                     path,
-                    format!("{side}: duplicate entries for key {pe}"),
+                    format!("duplicate entries for key {pe}"),
                 ));
             }
+            indices.push(i);
             order.push(pe);
         }
         Ok((order, by_pe))
@@ -243,24 +251,61 @@ impl Walker<'_> {
         rhs: &[Value],
         path: &mut Vec<PathElement>,
     ) -> Result<Option<Value>, SsaError> {
-        let (r_order, r_items) = self.elements(list, rhs, "rhs", path)?;
-        let (l_order, l_items) = self.elements(list, lhs, "lhs", path)?;
+        let comparing = self.cmp.is_some();
+        let (r_all, r_items) = self.elements(list, rhs, comparing, path)?;
+        let (l_order, l_items) = self.elements(list, lhs, true, path)?;
+        let group = |items: &[Value], idx: Option<&Vec<usize>>| -> Vec<Value> {
+            idx.into_iter()
+                .flatten()
+                .map(|&i| items[i].clone())
+                .collect()
+        };
+        let duplicated: BTreeSet<&PathElement> = l_items
+            .iter()
+            .chain(r_items.iter())
+            .filter(|(_, idx)| idx.len() > 1)
+            .map(|(pe, _)| pe)
+            .collect();
+        for pe in &duplicated {
+            self.compare_duplicates(
+                list,
+                pe,
+                &group(lhs, l_items.get(*pe)),
+                &group(rhs, r_items.get(*pe)),
+                path,
+            )?;
+        }
+        let mut seen = BTreeSet::new();
+        let r_order: Vec<&PathElement> = r_all.iter().filter(|pe| seen.insert(*pe)).collect();
         // Items in both lists, in the config's order: the live list is only walked up to the
         // next of these, so live-only items stay next to the neighbours they had.
-        let mut shared = r_order.iter().filter(|pe| l_items.contains_key(*pe));
-        let mut next_shared = shared.next();
+        let mut shared = r_order.iter().filter(|pe| l_items.contains_key(**pe));
+        let mut next_shared = shared.next().copied();
         let mut emitted: BTreeSet<&PathElement> = BTreeSet::new();
         let mut out = Vec::with_capacity(lhs.len().max(rhs.len()));
         let (mut li, mut ri) = (0, 0);
+        // Emits the merge of the item(s) `pe` names on both sides, or on the right only.
+        let emit_pair =
+            |w: &mut Self, pe: &PathElement, path: &mut Vec<PathElement>, out: &mut Vec<Value>| {
+                let left = l_items.get(pe).filter(|v| v.len() == 1).map(|v| &lhs[v[0]]);
+                let right = r_items.get(pe).map(|v| &rhs[v[0]]);
+                if duplicated.contains(pe) {
+                    // A duplicated item is replaced by what is applied, not merged with it.
+                    out.extend(group(rhs, r_items.get(pe)));
+                    return Ok(());
+                }
+                w.emit(list, pe, left, right, path, out)
+            };
         while li < l_order.len() || ri < r_order.len() {
             if li < l_order.len() && ri < r_order.len() {
                 let pe = &l_order[li];
-                if *pe == r_order[ri] {
-                    self.emit(list, pe, l_items.get(pe), r_items.get(pe), path, &mut out)?;
-                    emitted.insert(pe);
+                if pe == r_order[ri] {
+                    if emitted.insert(pe) {
+                        emit_pair(self, pe, path, &mut out)?;
+                    }
                     li += 1;
                     ri += 1;
-                    next_shared = shared.next();
+                    next_shared = shared.next().copied();
                     continue;
                 }
                 if r_items.contains_key(pe) && next_shared.is_some_and(|n| n != pe) {
@@ -271,7 +316,11 @@ impl Walker<'_> {
             if li < l_order.len() {
                 let pe = &l_order[li];
                 if !r_items.contains_key(pe) {
-                    self.emit(list, pe, l_items.get(pe), None, path, &mut out)?;
+                    if duplicated.contains(pe) {
+                        out.push(lhs[li].clone());
+                    } else {
+                        self.emit(list, pe, Some(&lhs[li]), None, path, &mut out)?;
+                    }
                     li += 1;
                     continue;
                 }
@@ -281,29 +330,79 @@ impl Walker<'_> {
                 }
             }
             if ri < r_order.len() {
-                let pe = &r_order[ri];
-                self.emit(list, pe, l_items.get(pe), r_items.get(pe), path, &mut out)?;
-                emitted.insert(pe);
+                let pe = r_order[ri];
+                if emitted.insert(pe) {
+                    emit_pair(self, pe, path, &mut out)?;
+                }
                 ri += 1;
                 if next_shared == Some(pe) {
-                    next_shared = shared.next();
+                    next_shared = shared.next().copied();
                 }
             }
         }
         Ok((!out.is_empty()).then_some(Value::Array(out)))
     }
 
+    /// Compares an item that appears more than once on either side, as the API server
+    /// does: the group of items with that key is one leaf, owned as a whole. A single item
+    /// on the other side contributes its fields as removed (or added), since they can no
+    /// longer be owned one by one.
+    fn compare_duplicates(
+        &mut self,
+        list: &ListType,
+        pe: &PathElement,
+        left: &[Value],
+        right: &[Value],
+        path: &[PathElement],
+    ) -> Result<(), SsaError> {
+        let Some(cmp) = self.cmp.as_mut() else {
+            return Ok(());
+        };
+        let item = Path(path.to_vec()).child(pe.clone());
+        let same =
+            left.len() == right.len() && left.iter().zip(right).all(|(l, r)| value::equal(l, r));
+        if left.is_empty() {
+            cmp.added.insert(&item);
+        } else if right.is_empty() {
+            cmp.removed.insert(&item);
+        } else if !same {
+            cmp.modified.insert(&item);
+        }
+        let children = |v: &Value| -> Result<Vec<Path>, SsaError> {
+            Ok(to_field_set(self.schema, v, &list.element)?
+                .paths()
+                .into_iter()
+                .map(|p| Path(item.0.iter().chain(&p.0).cloned().collect()))
+                .collect())
+        };
+        if let [single] = left {
+            for p in children(single)? {
+                if let Some(cmp) = self.cmp.as_mut() {
+                    cmp.removed.insert(&p);
+                }
+            }
+        }
+        if let [single] = right {
+            for p in children(single)? {
+                if let Some(cmp) = self.cmp.as_mut() {
+                    cmp.added.insert(&p);
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn emit(
         &mut self,
         list: &ListType,
         pe: &PathElement,
-        lhs: Option<&&Value>,
-        rhs: Option<&&Value>,
+        lhs: Option<&Value>,
+        rhs: Option<&Value>,
         path: &mut Vec<PathElement>,
         out: &mut Vec<Value>,
     ) -> Result<(), SsaError> {
         path.push(pe.clone());
-        let merged = self.walk(lhs.copied(), rhs.copied(), &list.element, path)?;
+        let merged = self.walk(lhs, rhs, &list.element, path)?;
         path.pop();
         out.extend(merged);
         Ok(())

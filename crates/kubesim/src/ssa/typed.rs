@@ -14,6 +14,7 @@ use super::path::{Path, PathElement};
 use super::schema::{ListKind, ListType, Resolved, Schema, TypeRef};
 use super::set::FieldSet;
 use serde_json::{Map, Value};
+use std::collections::BTreeSet;
 
 /// The shape of a JSON value, as far as the schema cares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -159,10 +160,20 @@ fn collect(
                 return Ok(());
             }
             if let Value::Array(items) = v {
-                for (i, item) in items.iter().enumerate() {
-                    let pe = item_element(schema, list, i, item, path)?;
-                    path.push(pe);
-                    collect(schema, item, &list.element, path, out)?;
+                let elements = items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| item_element(schema, list, i, item, path))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let mut seen = BTreeSet::new();
+                let duplicated: BTreeSet<&PathElement> =
+                    elements.iter().filter(|pe| !seen.insert(*pe)).collect();
+                for (pe, item) in elements.iter().zip(items) {
+                    path.push(pe.clone());
+                    // An item whose key repeats (possible in live objects) is owned whole.
+                    if !duplicated.contains(pe) {
+                        collect(schema, item, &list.element, path, out)?;
+                    }
                     out.insert(&Path(path.clone()));
                     path.pop();
                 }
