@@ -18,6 +18,7 @@ pub mod selectors;
 pub mod server;
 pub mod status;
 pub mod store;
+pub mod validation;
 
 pub use cluster::ClusterConfig;
 pub use fleet::{ClusterHandle, Fleet, FleetConfig, FleetError, FleetHandle};

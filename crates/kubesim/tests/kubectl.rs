@@ -277,3 +277,24 @@ async fn server_side_apply_ownership_and_conflicts() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strict_field_validation_rejects_unknown_fields() {
+    each_client(async |k: &Kubectl, _c| {
+        k.file(
+            "bad.yaml",
+            &DEPLOYMENT.replace("  replicas: 1\n", "  replicas: 1\n  foo: bar\n"),
+        );
+        let err = k.fails(&["create", "-f", "bad.yaml"]);
+        assert!(err.contains("unknown field \"spec.foo\""), "{err}");
+        let err = k.fails(&["apply", "--server-side", "-f", "bad.yaml"]);
+        assert!(err.contains("unknown field \"spec.foo\""), "{err}");
+        // The same manifest without the stray field is fine, and so is the replace of it.
+        k.file("good.yaml", DEPLOYMENT);
+        k.ok(&["create", "-f", "good.yaml"]);
+        let live = k.ok(&["get", "deploy", "web", "-o", "yaml"]);
+        k.file("live.yaml", &live);
+        k.ok(&["replace", "-f", "live.yaml"]);
+    })
+    .await;
+}

@@ -112,3 +112,58 @@ pub fn track_update(
             .map_err(|e| ssa_error(ctx, e))
     })
 }
+
+/// Checks `object` for undeclared fields per `fieldValidation`: Strict fails (400 for
+/// create and update, 422 for patches), Warn returns one warning per field, Ignore and
+/// kinds without a schema pass.
+pub fn check_fields(ctx: &Ctx<'_>, object: &Value, patch: bool) -> Result<Vec<String>, ApiError> {
+    use crate::validation::{FieldValidation, Schemas, strict_message};
+    let mode = FieldValidation::parse(ctx.query.field_validation.as_deref());
+    let Some(def) = ctx.info.definition.as_deref() else {
+        return Ok(Vec::new());
+    };
+    if mode == FieldValidation::Ignore {
+        return Ok(Vec::new());
+    }
+    let custom = ctx.state.custom();
+    let schemas = Schemas {
+        builtin: &ctx.state.shared.definitions.defs,
+        custom: &custom.openapi,
+    };
+    let unknown = schemas.unknown_fields(def, object);
+    if unknown.is_empty() {
+        return Ok(Vec::new());
+    }
+    let info = &ctx.info;
+    match mode {
+        FieldValidation::Strict if patch => {
+            Err(ApiError::new(422, "Invalid", strict_message(&unknown)))
+        }
+        FieldValidation::Strict => Err(ApiError::bad_request(format!(
+            "{kind} in version \"{version}\" cannot be handled as a {kind}: {}",
+            strict_message(&unknown),
+            kind = info.kind,
+            version = info.version,
+        ))),
+        _ => Ok(unknown
+            .iter()
+            .map(|f| format!("unknown field \"{f}\""))
+            .collect()),
+    }
+}
+
+/// Adds one `Warning: 299 - "…"` header per warning, as the API server does.
+pub fn with_warnings(
+    mut response: axum::http::Response<axum::body::Body>,
+    warnings: &[String],
+) -> axum::http::Response<axum::body::Body> {
+    for w in warnings {
+        let escaped = w.replace('\\', "\\\\").replace('"', "\\\"");
+        if let Ok(v) = axum::http::HeaderValue::from_str(&format!("299 - \"{escaped}\"")) {
+            response
+                .headers_mut()
+                .append(axum::http::header::WARNING, v);
+        }
+    }
+    response
+}

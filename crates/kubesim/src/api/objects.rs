@@ -74,6 +74,7 @@ pub fn create(ctx: &Ctx<'_>, bytes: bytes::Bytes) -> Result<Response<Body>, ApiE
         ));
     }
     let mut object = body::decode_object(ctx, &bytes)?;
+    let warnings = fields::check_fields(ctx, &object, false)?;
     let name = meta::prepare_create(ctx, &mut object)?;
     let object = fields::track_update(ctx, None, None, object)?;
     let key = key(ctx, &name);
@@ -91,7 +92,10 @@ pub fn create(ctx: &Ctx<'_>, bytes: bytes::Bytes) -> Result<Response<Body>, ApiE
     } else {
         (*store.put(key, object)).clone()
     };
-    Ok(json_response(StatusCode::CREATED, &present(ctx, &stored)))
+    Ok(fields::with_warnings(
+        json_response(StatusCode::CREATED, &present(ctx, &stored)),
+        &warnings,
+    ))
 }
 
 pub fn get(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
@@ -114,7 +118,8 @@ pub fn update(ctx: &Ctx<'_>, bytes: bytes::Bytes) -> Result<Response<Body>, ApiE
             "the name of the object does not match the name on the URL",
         ));
     }
-    write(ctx, sub, true, |_| Ok(object))
+    let warnings = fields::check_fields(ctx, &object, false)?;
+    write(ctx, sub, true, |_| Ok(object)).map(|r| fields::with_warnings(r, &warnings))
 }
 
 /// The shared write path of update and patch: under the store lock, read the current

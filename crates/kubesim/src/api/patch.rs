@@ -6,7 +6,7 @@
 //! resourceVersion, server-owned fields kept, no-op detection).
 
 use super::objects;
-use super::{Ctx, body};
+use super::{Ctx, body, fields};
 use crate::status::ApiError;
 use axum::body::Body;
 use axum::http::Response;
@@ -53,6 +53,7 @@ pub fn patch(ctx: &Ctx<'_>, bytes: bytes::Bytes) -> Result<Response<Body>, ApiEr
         Some(_) => return Err(ApiError::no_route()),
     };
     let media = body::media_type(ctx.content_type.as_deref());
+    let mut warnings = Vec::new();
     match media.as_str() {
         "application/merge-patch+json" => {
             let patch = parse_patch(&bytes)?;
@@ -60,8 +61,10 @@ pub fn patch(ctx: &Ctx<'_>, bytes: bytes::Bytes) -> Result<Response<Body>, ApiEr
                 let mut new = old.clone();
                 json_patch::merge(&mut new, &patch);
                 check_identity(ctx, &new)?;
+                warnings = fields::check_fields(ctx, &new, true)?;
                 Ok(new)
             })
+            .map(|r| fields::with_warnings(r, &warnings))
         }
         "application/strategic-merge-patch+json" => {
             if !ctx.info.builtin {
@@ -75,8 +78,10 @@ pub fn patch(ctx: &Ctx<'_>, bytes: bytes::Bytes) -> Result<Response<Body>, ApiEr
                 let mut new = old.clone();
                 json_patch::merge(&mut new, &patch);
                 check_identity(ctx, &new)?;
+                warnings = fields::check_fields(ctx, &new, true)?;
                 Ok(new)
             })
+            .map(|r| fields::with_warnings(r, &warnings))
         }
         "application/json-patch+json" => {
             let patch: json_patch::Patch = serde_json::from_slice(&bytes)
@@ -99,12 +104,15 @@ pub fn patch(ctx: &Ctx<'_>, bytes: bytes::Bytes) -> Result<Response<Body>, ApiEr
                     err
                 })?;
                 check_identity(ctx, &new)?;
+                warnings = fields::check_fields(ctx, &new, true)?;
                 Ok(new)
             })
+            .map(|r| fields::with_warnings(r, &warnings))
         }
         "application/apply-patch+yaml" | "application/apply-patch+cbor" => {
             let config = body::parse_json_or_yaml(&bytes, true)?;
-            super::apply::apply(ctx, sub, config)
+            let warnings = fields::check_fields(ctx, &config, true)?;
+            super::apply::apply(ctx, sub, config).map(|r| fields::with_warnings(r, &warnings))
         }
         _ => Err(ApiError::unsupported_media_type(&media, &ACCEPTED)),
     }

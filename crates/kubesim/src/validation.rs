@@ -1,0 +1,143 @@
+//! Field validation (`fieldValidation=Strict|Warn|Ignore`): finding fields the schema does
+//! not declare.
+//!
+//! The walk follows the definitions' JSON schemas (`$ref`s into the built-in definitions or
+//! a CRD's schema, `properties`, `additionalProperties`, `items`). A field is unknown when
+//! its object's schema lists `properties` and neither `additionalProperties` nor
+//! `x-kubernetes-preserve-unknown-fields` admits it. Paths are written as the API server
+//! writes them: `spec.foo`, `spec.template.spec.containers[0].foo`.
+
+use serde_json::{Map, Value};
+
+/// What to do with unknown fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldValidation {
+    Strict,
+    Warn,
+    Ignore,
+}
+
+impl FieldValidation {
+    /// From the query parameter; the server's default is Warn.
+    pub fn parse(v: Option<&str>) -> Self {
+        match v {
+            Some("Strict") => FieldValidation::Strict,
+            Some("Ignore") => FieldValidation::Ignore,
+            _ => FieldValidation::Warn,
+        }
+    }
+}
+
+/// Looks up schemas by definition name.
+#[derive(Debug)]
+pub struct Schemas<'a> {
+    pub builtin: &'a Map<String, Value>,
+    pub custom: &'a Map<String, Value>,
+}
+
+impl Schemas<'_> {
+    fn get(&self, name: &str) -> Option<&Value> {
+        self.builtin.get(name).or_else(|| self.custom.get(name))
+    }
+
+    fn resolve<'s>(&'s self, mut schema: &'s Value) -> Option<&'s Value> {
+        // References chain at most a few levels; the bound guards against cycles.
+        for _ in 0..16 {
+            match schema.get("$ref").and_then(Value::as_str) {
+                Some(r) => schema = self.get(r.trim_start_matches("#/$defs/"))?,
+                None => return Some(schema),
+            }
+        }
+        None
+    }
+
+    /// Paths of every undeclared field of `object` under the definition `name`.
+    pub fn unknown_fields(&self, name: &str, object: &Value) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(schema) = self.get(name) {
+            self.walk(schema, object, "", &mut out);
+        }
+        out
+    }
+
+    fn walk(&self, schema: &Value, value: &Value, path: &str, out: &mut Vec<String>) {
+        let Some(schema) = self.resolve(schema) else {
+            return;
+        };
+        if schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true)) {
+            return;
+        }
+        match value {
+            Value::Object(map) => {
+                let properties = schema.get("properties").and_then(Value::as_object);
+                let additional = schema.get("additionalProperties").filter(|a| a.is_object());
+                for (key, child) in map {
+                    // Every object has these, whatever a CRD's schema declares.
+                    if path.is_empty() && matches!(key.as_str(), "apiVersion" | "kind") {
+                        continue;
+                    }
+                    let child_path = if path.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{path}.{key}")
+                    };
+                    match (properties.and_then(|p| p.get(key)), additional) {
+                        (Some(s), _) | (None, Some(s)) => self.walk(s, child, &child_path, out),
+                        (None, None) if properties.is_some() => out.push(child_path),
+                        (None, None) => {}
+                    }
+                }
+            }
+            Value::Array(items) => {
+                if let Some(item_schema) = schema.get("items") {
+                    for (i, item) in items.iter().enumerate() {
+                        self.walk(item_schema, item, &format!("{path}[{i}]"), out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `strict decoding error: unknown field "a", unknown field "b"`.
+pub fn strict_message(unknown: &[String]) -> String {
+    let fields: Vec<String> = unknown
+        .iter()
+        .map(|f| format!("unknown field \"{f}\""))
+        .collect();
+    format!("strict decoding error: {}", fields.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn finds_undeclared_fields_through_refs_and_lists() {
+        let builtin = json!({
+            "D": {"properties": {"spec": {"$ref": "#/$defs/S"}, "metadata": {"type": "object"}}},
+            "S": {"properties": {
+                "items": {"type": "array", "items": {"properties": {"name": {"type": "string"}}}},
+                "labels": {"additionalProperties": {"type": "string"}},
+                "free": {"x-kubernetes-preserve-unknown-fields": true},
+            }},
+        });
+        let custom = Map::new();
+        let s = Schemas {
+            builtin: builtin.as_object().unwrap(),
+            custom: &custom,
+        };
+        let obj = json!({"spec": {"foo": 1, "items": [{"name": "a", "bar": 2}],
+            "labels": {"x": "y"}, "free": {"anything": 1}}, "metadata": {"x": 1}});
+        assert_eq!(
+            s.unknown_fields("D", &obj),
+            ["spec.foo", "spec.items[0].bar"]
+        );
+        assert_eq!(
+            strict_message(&["spec.foo".into()]),
+            "strict decoding error: unknown field \"spec.foo\""
+        );
+    }
+}
