@@ -106,16 +106,11 @@ pub fn render(v: &Value) -> String {
 
 fn render_number(n: &serde_json::Number) -> String {
     if n.is_f64() {
-        // Go's %v on a float64 uses the shortest representation, switching to an
-        // exponent for very large or small magnitudes.
+        // Go's %v on a float64 is %g with the shortest digits: an exponent once the
+        // decimal exponent is below -4 or at least 6 (1e+06, 1.5e-05).
         let f = n.as_f64().unwrap_or(0.0);
-        if f != 0.0 && (f.abs() >= 1e21 || f.abs() < 1e-4) {
-            let s = format!("{f:e}");
-            return match s.split_once('e') {
-                Some((m, e)) if e.starts_with('-') => format!("{m}e-{:0>2}", &e[1..]),
-                Some((m, e)) => format!("{m}e+{e:0>2}"),
-                None => s,
-            };
+        if f != 0.0 && (f.abs() >= 1e6 || f.abs() < 1e-4) {
+            return go_exponent(&format!("{f:e}"));
         }
         return format!("{f}");
     }
@@ -159,6 +154,7 @@ fn write_go_json(v: &Value, out: &mut String) {
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) if n.is_f64() => out.push_str(&go_json_float(n.as_f64().unwrap_or(0.0))),
         Value::Number(n) => out.push_str(&n.to_string()),
         Value::String(s) => write_go_string(s, out),
         Value::Array(items) => {
@@ -183,6 +179,24 @@ fn write_go_json(v: &Value, out: &mut String) {
             }
             out.push('}');
         }
+    }
+}
+
+/// A float as Go's JSON encoders write it: plain decimal notation between 1e-6 and 1e21,
+/// exponent notation (`1e-07`) outside.
+fn go_json_float(f: f64) -> String {
+    if f == 0.0 || (1e-6..1e21).contains(&f.abs()) {
+        return format!("{f}");
+    }
+    go_exponent(&format!("{f:e}"))
+}
+
+/// Rewrites Rust's `1.5e-7` as Go's `1.5e-07`.
+fn go_exponent(s: &str) -> String {
+    match s.split_once('e') {
+        Some((m, e)) if e.starts_with('-') => format!("{m}e-{:0>2}", &e[1..]),
+        Some((m, e)) => format!("{m}e+{e:0>2}"),
+        None => s.to_string(),
     }
 }
 
@@ -230,8 +244,19 @@ mod tests {
         assert_eq!(render(&json!("a\"b")), "\"a\\\"b\"");
         assert_eq!(render(&json!(80)), "80");
         assert_eq!(render(&json!(1.5)), "1.5");
+        assert_eq!(render(&json!(123456.0)), "123456");
+        assert_eq!(render(&json!(1e6)), "1e+06");
+        assert_eq!(render(&json!(1.5e-5)), "1.5e-05");
         assert_eq!(render(&json!(true)), "true");
         assert_eq!(render(&json!(null)), "null");
+    }
+
+    #[test]
+    fn go_json_writes_floats_like_go() {
+        assert_eq!(
+            to_go_json(&json!([1e6, 1.5, 1e-7, 2e21])),
+            "[1000000,1.5,1e-07,2e+21]"
+        );
     }
 
     #[test]
