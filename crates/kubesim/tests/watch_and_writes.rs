@@ -1,0 +1,256 @@
+//! Watch details (replay from a resourceVersion, selector transitions, bookmarks,
+//! timeouts) and write semantics (dryRun, the status subresource, finalizers) through
+//! kube-rs.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
+
+mod common;
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use kubesim::{ClusterHandle, Fleet, FleetConfig};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+async fn client(cluster: &ClusterHandle) -> Client {
+    let kc = Kubeconfig::from_yaml(&cluster.kubeconfig()).unwrap();
+    let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .unwrap();
+    Client::try_from(config).unwrap()
+}
+
+fn cm(v: serde_json::Value) -> ConfigMap {
+    serde_json::from_value(v).unwrap()
+}
+
+fn describe(e: &WatchEvent<ConfigMap>) -> String {
+    match e {
+        WatchEvent::Added(o) => format!("ADDED {}", o.metadata.name.as_deref().unwrap_or("")),
+        WatchEvent::Modified(o) => format!("MODIFIED {}", o.metadata.name.as_deref().unwrap_or("")),
+        WatchEvent::Deleted(o) => format!("DELETED {}", o.metadata.name.as_deref().unwrap_or("")),
+        WatchEvent::Bookmark(_) => "BOOKMARK".to_string(),
+        WatchEvent::Error(e) => format!("ERROR {}", e.code),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_selectors_bookmarks_and_timeouts() {
+    let fleet = Fleet::start(FleetConfig::with_clusters(1).each(|c| {
+        c.bookmark_interval = Duration::from_millis(300);
+    }))
+    .await
+    .unwrap();
+    let cluster = &fleet.clusters()[0];
+    let api: Api<ConfigMap> = Api::namespaced(client(cluster).await, "default");
+    let pp = PostParams::default();
+    let a = api
+        .create(&pp, &cm(json!({"metadata": {"name": "a"}})))
+        .await
+        .unwrap();
+    let rv_a = a.metadata.resource_version.clone().unwrap();
+    api.patch(
+        "a",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"x": "1"}})),
+    )
+    .await
+    .unwrap();
+    api.create(&pp, &cm(json!({"metadata": {"name": "b"}})))
+        .await
+        .unwrap();
+
+    // Replay from a's creation: the later changes, in order, then the stream times out.
+    let wp = WatchParams::default().timeout(1).disable_bookmarks();
+    let started = Instant::now();
+    let events: Vec<String> = api
+        .watch(&wp, &rv_a)
+        .await
+        .unwrap()
+        .map_ok(|e| describe(&e))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(events, ["MODIFIED a", "ADDED b"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "timeoutSeconds ends the watch"
+    );
+
+    // Selector transitions: labelled → ADDED, unlabelled → DELETED, for a selector watch.
+    let wp = WatchParams::default()
+        .timeout(3)
+        .labels("app=x")
+        .disable_bookmarks();
+    let mut stream = api.watch(&wp, "0").await.unwrap().boxed();
+    let label = |v: Option<&str>| json!({"metadata": {"labels": {"app": v}}});
+    api.patch(
+        "b",
+        &PatchParams::default(),
+        &Patch::Merge(label(Some("x"))),
+    )
+    .await
+    .unwrap();
+    api.patch("b", &PatchParams::default(), &Patch::Merge(label(None)))
+        .await
+        .unwrap();
+    let first = describe(&stream.next().await.unwrap().unwrap());
+    let second = describe(&stream.next().await.unwrap().unwrap());
+    assert_eq!([first, second], ["ADDED b", "DELETED b"]);
+    drop(stream);
+
+    // Bookmarks: periodic ones, and one before a timeout closes the stream.
+    let wp = WatchParams::default().timeout(1);
+    let events: Vec<String> = api
+        .watch(&wp, &cluster.resource_version().to_string())
+        .await
+        .unwrap()
+        .map_ok(|e| describe(&e))
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(events.len() >= 2, "{events:?}");
+    assert!(events.iter().all(|e| e == "BOOKMARK"), "{events:?}");
+
+    // A resourceVersion that is not a number is a 400.
+    match api.watch(&WatchParams::default(), "abc").await {
+        Err(kube::Error::Api(s)) => assert_eq!(s.code, 400),
+        Ok(s) => {
+            let r: Result<Vec<_>, _> = s.try_collect().await;
+            panic!("expected 400, got {r:?}");
+        }
+        Err(e) => panic!("expected 400, got {e:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_status_subresource_and_finalizers() {
+    let fleet = common::start_one(true).await;
+    let cluster = &fleet.clusters()[0];
+    let c = client(cluster).await;
+    let cms: Api<ConfigMap> = Api::namespaced(c.clone(), "default");
+
+    // dryRun=All: the response looks real, nothing is stored, no resourceVersion moves.
+    let before = cluster.resource_version();
+    let dry = PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    let created = cms
+        .create(&dry, &cm(json!({"metadata": {"name": "dry"}})))
+        .await
+        .unwrap();
+    assert_eq!(created.metadata.name.as_deref(), Some("dry"));
+    assert!(cms.get_opt("dry").await.unwrap().is_none());
+    assert_eq!(cluster.resource_version(), before);
+
+    // The main resource ignores status; the status subresource ignores everything else and
+    // does not bump generation.
+    let deploys: Api<Deployment> = Api::namespaced(c.clone(), "default");
+    let d = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "d"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "d"}},
+                 "template": {"metadata": {"labels": {"app": "d"}},
+                              "spec": {"containers": [{"name": "c", "image": "i:1"}]}}},
+        "status": {"replicas": 9},
+    });
+    let created = deploys
+        .create(&PostParams::default(), &serde_json::from_value(d).unwrap())
+        .await
+        .unwrap();
+    assert!(
+        created.status.is_none_or(|s| s.replicas.is_none()),
+        "status is reset on create"
+    );
+    let patched = deploys
+        .patch_status(
+            "d",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 7}, "status": {"readyReplicas": 1}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(patched.status.unwrap().ready_replicas, Some(1));
+    assert_eq!(
+        patched.spec.unwrap().replicas,
+        Some(1),
+        "status writes leave spec alone"
+    );
+    assert_eq!(patched.metadata.generation, Some(1));
+
+    // A finalizer holds deletion until it is removed.
+    cms.create(
+        &PostParams::default(),
+        &cm(json!({"metadata": {"name": "held", "finalizers": ["example.com/hold"]}})),
+    )
+    .await
+    .unwrap();
+    cms.delete("held", &DeleteParams::default()).await.unwrap();
+    let held = cms.get("held").await.unwrap();
+    assert!(held.metadata.deletion_timestamp.is_some());
+    cms.patch(
+        "held",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .unwrap();
+    assert!(cms.get_opt("held").await.unwrap().is_none());
+
+    // A deletion precondition on a stale resourceVersion is a conflict.
+    let x = cms
+        .create(
+            &PostParams::default(),
+            &cm(json!({"metadata": {"name": "x"}})),
+        )
+        .await
+        .unwrap();
+    cms.patch(
+        "x",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"a": "b"}})),
+    )
+    .await
+    .unwrap();
+    let dp = DeleteParams {
+        preconditions: Some(kube::api::Preconditions {
+            resource_version: x.metadata.resource_version.clone(),
+            uid: None,
+        }),
+        ..Default::default()
+    };
+    match cms.delete("x", &dp).await {
+        Err(kube::Error::Api(s)) => assert_eq!(s.code, 409),
+        other => panic!("expected 409, got {other:?}"),
+    }
+
+    // Deleting a namespace takes its objects with it.
+    let ns: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(c.clone());
+    ns.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({"metadata": {"name": "t"}})).unwrap(),
+    )
+    .await
+    .unwrap();
+    let in_t: Api<ConfigMap> = Api::namespaced(c.clone(), "t");
+    in_t.create(
+        &PostParams::default(),
+        &cm(json!({"metadata": {"name": "inside"}})),
+    )
+    .await
+    .unwrap();
+    ns.delete("t", &DeleteParams::default()).await.unwrap();
+    assert!(ns.get_opt("t").await.unwrap().is_none());
+    let all: Api<ConfigMap> = Api::all(c);
+    let left = all.list(&Default::default()).await.unwrap();
+    assert!(
+        left.items
+            .iter()
+            .all(|o| o.metadata.namespace.as_deref() != Some("t")),
+        "namespace t still has objects"
+    );
+}
