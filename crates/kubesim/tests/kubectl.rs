@@ -298,3 +298,115 @@ async fn strict_field_validation_rejects_unknown_fields() {
     })
     .await;
 }
+
+const SIDECAR: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  template:
+    spec:
+      containers:
+      - name: sidecar
+        image: envoy:1
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_appliers_labels_and_diff() {
+    each_client(async |k: &Kubectl, c| {
+        let with_tier =
+            DEPLOYMENT.replace("    app: web\nspec:", "    app: web\n    tier: a\nspec:");
+        k.file("d.yaml", &with_tier);
+        k.file("plain.yaml", DEPLOYMENT);
+        k.file("sidecar.yaml", SIDECAR);
+        let containers = |k: &Kubectl| {
+            k.ok(&[
+                "get",
+                "deploy",
+                "web",
+                "-o",
+                "jsonpath={.spec.template.spec.containers[*].name}",
+            ])
+        };
+        k.ok(&["apply", "--server-side", "-f", "d.yaml"]);
+        k.ok(&[
+            "apply",
+            "--server-side",
+            "--field-manager=other",
+            "-f",
+            "sidecar.yaml",
+        ]);
+        assert_eq!(containers(k), "web sidecar");
+        k.ok(&["apply", "--server-side", "-f", "d.yaml"]);
+        assert_eq!(
+            containers(k),
+            "web sidecar",
+            "re-applying keeps the other's container"
+        );
+
+        // A label the applier drops disappears; one set by `kubectl label` survives.
+        k.ok(&["label", "deploy", "web", "manual=yes"]);
+        k.ok(&["apply", "--server-side", "-f", "plain.yaml"]);
+        let labels: serde_json::Value = serde_json::from_str(&k.ok(&[
+            "get",
+            "deploy",
+            "web",
+            "-o",
+            "jsonpath={.metadata.labels}",
+        ]))
+        .unwrap();
+        assert_eq!(labels, serde_json::json!({"app": "web", "manual": "yes"}));
+
+        // diff --server-side: nothing to show when unchanged, exit 1 and only the changed
+        // line after an edit; the live object is untouched either way.
+        let rv = c.resource_version();
+        let same = k.run(&["diff", "--server-side", "-f", "plain.yaml"]);
+        assert_eq!(
+            same.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&same.stdout)
+        );
+        assert!(same.stdout.is_empty());
+        k.file("edited.yaml", &DEPLOYMENT.replace("nginx:1", "nginx:2"));
+        let changed = k.run(&["diff", "--server-side", "-f", "edited.yaml"]);
+        assert_eq!(changed.status.code(), Some(1));
+        let out = String::from_utf8_lossy(&changed.stdout);
+        assert!(out.contains("-      - image: nginx:1"), "{out}");
+        assert!(out.contains("+      - image: nginx:2"), "{out}");
+        assert_eq!(c.resource_version(), rv, "diff is a dry run");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_side_apply_and_diff() {
+    each_client(async |k: &Kubectl, _c| {
+        k.file("cm.yaml", CM);
+        assert!(
+            k.ok(&["apply", "-f", "cm.yaml"])
+                .contains("configmap/c1 created")
+        );
+        let got: serde_json::Value =
+            serde_json::from_str(&k.ok(&["get", "cm", "c1", "-o", "json"])).unwrap();
+        assert!(
+            got["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+                .is_string()
+        );
+        let same = k.run(&["diff", "-f", "cm.yaml"]);
+        assert_eq!(
+            same.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&same.stdout)
+        );
+        k.file("cm2.yaml", &CM.replace("a: \"1\"", "a: \"2\""));
+        let changed = k.run(&["diff", "-f", "cm2.yaml"]);
+        assert_eq!(changed.status.code(), Some(1));
+        let out = String::from_utf8_lossy(&changed.stdout);
+        assert!(out.contains("+  a: \"2\""), "{out}");
+        assert!(k.ok(&["apply", "-f", "cm2.yaml"]).contains("configured"));
+        assert_eq!(k.ok(&["get", "cm", "c1", "-o", "jsonpath={.data.a}"]), "2");
+    })
+    .await;
+}
