@@ -39,6 +39,13 @@ rm -f "$src/smd/go.sum"
 # (later releases copy it): without the copy, conflict paths come out wrong.
 sed -i 's/Path:    p,/Path:    p.Copy(),/' "$src/smd/merge/conflict.go"
 grep -q 'Path:    p.Copy(),' "$src/smd/merge/conflict.go"
+# v4.1.2 calls an apply a no-op when nothing but ignored fields changed (its comparison
+# has them filtered out in place); later releases, like the API server, compare the objects.
+sed -i -e 's|if compare.IsSame() {|if value.Equals(liveObject.AsValue(), newObject.AsValue()) {|' \
+	-e 's|managers, compare, err := s.update(liveObject, newObject, version, managers, manager, force)|managers, _, err = s.update(liveObject, newObject, version, managers, manager, force)|' \
+	-e 's|"sigs.k8s.io/structured-merge-diff/v4/typed"|"sigs.k8s.io/structured-merge-diff/v4/typed"\n\t"sigs.k8s.io/structured-merge-diff/v4/value"|' \
+	"$src/smd/merge/update.go"
+grep -q 'value.Equals(liveObject' "$src/smd/merge/update.go"
 
 mkdir -p "$src/oracle"
 cp "$here/main.go" "$src/oracle/"

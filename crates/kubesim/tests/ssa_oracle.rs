@@ -22,9 +22,11 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
+/// Sequences per kind; `KUBESIM_ORACLE_SEQUENCES` raises it for a deeper local run, and
+/// `KUBESIM_ORACLE_SEED` varies the sequences.
 const SEQUENCES: usize = 100;
 const STEPS: usize = 10;
-const MANAGERS: [&str; 3] = ["a", "b", "c"];
+const MANAGERS: [&str; 4] = ["a", "b", "c", "d"];
 
 fn oracle() -> &'static PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
@@ -90,9 +92,14 @@ struct Step {
     object: Value,
 }
 
+fn env_number(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
 fn sequences(seed: u64, generate: &dyn Fn(&mut Rng) -> Value) -> Vec<Vec<Step>> {
-    let mut rng = Rng(seed);
-    (0..SEQUENCES)
+    let mut rng = Rng(seed ^ env_number("KUBESIM_ORACLE_SEED").unwrap_or(0));
+    let count = env_number("KUBESIM_ORACLE_SEQUENCES").map_or(SEQUENCES, |n| n as usize);
+    (0..count)
         .map(|_| {
             (0..STEPS)
                 .map(|_| Step {
@@ -356,9 +363,31 @@ fn deployment(r: &mut Rng) -> Value {
                 c
             })
             .collect();
+        let mut pod = json!({ "containers": containers });
+        if r.chance(30) {
+            let zone = r.pick(&["a", "b"]);
+            pod["nodeSelector"] = r.map(&[("zone", json!(zone)), ("disk", json!("ssd"))]);
+        }
+        if r.chance(25) {
+            let volume = r.pick(&["cm-1", "cm-2"]);
+            pod["volumes"] = json!(r.subset(&[
+                json!({"name": "config", "configMap": {"name": volume}}),
+                json!({"name": "scratch", "emptyDir": {}}),
+            ]));
+        }
+        if r.chance(20) {
+            pod["tolerations"] = r.pick(&[
+                json!([{"key": "k", "operator": "Exists"}]),
+                json!([{"key": "k", "operator": "Exists"}, {"key": "j", "operator": "Exists"}]),
+            ]);
+        }
+        spec.insert("template".into(), json!({ "spec": pod }));
+    }
+    if r.chance(20) {
+        let surge = r.pick(&[json!(1), json!("25%")]);
         spec.insert(
-            "template".into(),
-            json!({"spec": {"containers": containers}}),
+            "strategy".into(),
+            json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": surge}}),
         );
     }
     if !spec.is_empty() {
