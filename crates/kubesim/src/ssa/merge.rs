@@ -12,6 +12,11 @@
 //!
 //! **Compare** (`old` vs `new`) records, per path, whether a leaf was added, removed or
 //! modified, and whether a granular map, list or list item appeared or disappeared.
+//!
+//! **Repeated keys**: a live list, or the new list of an update, may repeat an item's key
+//! (the API server accepts that outside apply). The items sharing a key are compared as
+//! one leaf, and an applied item with that key replaces all of them. An applied
+//! configuration may not repeat a key.
 
 use super::SsaError;
 use super::path::{Path, PathElement};

@@ -293,16 +293,6 @@ impl Schema {
         self.types.get(name)
     }
 
-    /// Number of named types, the two untyped ones included.
-    pub fn len(&self) -> usize {
-        self.types.len()
-    }
-
-    /// Always false: the untyped types are always present.
-    pub fn is_empty(&self) -> bool {
-        self.types.is_empty()
-    }
-
     /// Looks a reference up; `None` for a name the schema lacks.
     pub fn resolve<'a>(&'a self, tr: &'a TypeRef) -> Option<Resolved<'a>> {
         let atom: &Atom = match &tr.target {
