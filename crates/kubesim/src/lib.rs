@@ -12,6 +12,7 @@ pub mod crd;
 pub mod discovery;
 pub mod fleet;
 pub mod kubeconfig;
+pub mod namespaces;
 pub mod pki;
 pub mod request_log;
 pub mod selectors;

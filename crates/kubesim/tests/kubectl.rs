@@ -410,3 +410,23 @@ async fn client_side_apply_and_diff() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_namespace_leaves_nothing_behind() {
+    each_client(async |k: &Kubectl, _c| {
+        k.file(
+            "ns.yaml",
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: t\n",
+        );
+        k.file("cm.yaml", CM);
+        k.ok(&["create", "-f", "ns.yaml"]);
+        k.ok(&["create", "-f", "cm.yaml", "-n", "t"]);
+        let out = k.ok(&["delete", "ns", "t", "--timeout=20s"]);
+        assert!(out.contains("deleted"), "{out}");
+        let err = k.fails(&["get", "ns", "t"]);
+        assert!(err.contains("namespaces \"t\" not found"), "{err}");
+        let left = k.ok(&["get", "cm", "-A", "-o", "name"]);
+        assert!(left.trim().is_empty(), "{left}");
+    })
+    .await;
+}

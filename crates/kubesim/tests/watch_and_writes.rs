@@ -228,7 +228,8 @@ async fn dry_run_status_subresource_and_finalizers() {
         other => panic!("expected 409, got {other:?}"),
     }
 
-    // Deleting a namespace takes its objects with it.
+    // Deleting a namespace makes it Terminating (creates refused with 403) until its
+    // content, finalizers included, is gone; then the namespace goes too.
     let ns: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(c.clone());
     ns.create(
         &PostParams::default(),
@@ -243,14 +244,51 @@ async fn dry_run_status_subresource_and_finalizers() {
     )
     .await
     .unwrap();
+    in_t.create(
+        &PostParams::default(),
+        &cm(json!({"metadata": {"name": "stuck", "finalizers": ["example.com/hold"]}})),
+    )
+    .await
+    .unwrap();
     ns.delete("t", &DeleteParams::default()).await.unwrap();
-    assert!(ns.get_opt("t").await.unwrap().is_none());
-    let all: Api<ConfigMap> = Api::all(c);
-    let left = all.list(&Default::default()).await.unwrap();
-    assert!(
-        left.items
-            .iter()
-            .all(|o| o.metadata.namespace.as_deref() != Some("t")),
-        "namespace t still has objects"
+    let terminating = ns.get("t").await.unwrap();
+    assert_eq!(
+        terminating.status.unwrap().phase.as_deref(),
+        Some("Terminating")
     );
+    match in_t
+        .create(
+            &PostParams::default(),
+            &cm(json!({"metadata": {"name": "late"}})),
+        )
+        .await
+    {
+        Err(kube::Error::Api(s)) => {
+            assert_eq!((s.code, s.reason.as_str()), (403, "Forbidden"));
+            assert!(
+                s.message.contains("because it is being terminated"),
+                "{}",
+                s.message
+            );
+        }
+        other => panic!("expected 403, got {other:?}"),
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(in_t.get_opt("inside").await.unwrap().is_none());
+    assert!(
+        ns.get_opt("t").await.unwrap().is_some(),
+        "held by the finalizer"
+    );
+    in_t.patch(
+        "stuck",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while ns.get_opt("t").await.unwrap().is_some() {
+        assert!(Instant::now() < deadline, "namespace t was not removed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

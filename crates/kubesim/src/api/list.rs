@@ -7,7 +7,7 @@
 //! continues after it from the current state (the real server reads a consistent
 //! snapshot; lists that race with writes may differ, which no client here relies on).
 
-use super::objects::{delete_locked, present};
+use super::objects::{after_delete, delete_locked, present};
 use super::{Ctx, ok};
 use crate::selectors::Selectors;
 use crate::status::ApiError;
@@ -111,16 +111,18 @@ pub fn delete_collection(ctx: &Ctx<'_>, _bytes: bytes::Bytes) -> Result<Response
         .filter(|(_, o)| selectors.matches(o))
         .map(|(k, _)| k.clone())
         .collect();
-    let foreground = ctx.query.propagation_policy.as_deref() == Some("Foreground");
     let items: Vec<Value> = keys
         .iter()
-        .filter_map(|k| delete_locked(&mut store, k, foreground, ctx.query.dry_run))
+        .filter_map(|k| delete_locked(&mut store, k, ctx.query.dry_run))
         .map(|o| present(ctx, &o))
         .collect();
+    let rv = store.resource_version();
+    drop(store);
+    after_delete(ctx, &keys);
     Ok(ok(&json!({
         "kind": format!("{}List", ctx.info.kind),
         "apiVersion": ctx.info.api_version(),
-        "metadata": {"resourceVersion": store.resource_version().to_string()},
+        "metadata": {"resourceVersion": rv.to_string()},
         "items": items,
     })))
 }

@@ -44,7 +44,7 @@ pub fn ok(value: &Value) -> Response<Body> {
 /// Everything a verb handler needs about the request.
 #[derive(Debug)]
 pub struct Ctx<'a> {
-    pub state: &'a ClusterState,
+    pub state: &'a Arc<ClusterState>,
     pub info: Arc<ResourceInfo>,
     pub path: ResourcePath,
     pub query: Query,
@@ -162,7 +162,7 @@ fn get_only(method: &Method) -> Result<(), ApiError> {
 }
 
 async fn dispatch(
-    state: &ClusterState,
+    state: &Arc<ClusterState>,
     route: Route,
     method: Method,
     query: Query,

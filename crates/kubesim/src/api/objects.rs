@@ -178,13 +178,11 @@ pub fn write(
 struct DeleteOptions {
     uid: Option<String>,
     resource_version: Option<String>,
-    propagation: Option<String>,
     dry_run: bool,
 }
 
 fn delete_options(ctx: &Ctx<'_>, bytes: &[u8]) -> Result<DeleteOptions, ApiError> {
     let mut o = DeleteOptions {
-        propagation: ctx.query.propagation_policy.clone(),
         dry_run: ctx.query.dry_run,
         ..Default::default()
     };
@@ -195,9 +193,6 @@ fn delete_options(ctx: &Ctx<'_>, bytes: &[u8]) -> Result<DeleteOptions, ApiError
     let s = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
     o.uid = s("/preconditions/uid");
     o.resource_version = s("/preconditions/resourceVersion");
-    if let Some(p) = s("/propagationPolicy") {
-        o.propagation = Some(p);
-    }
     if let Some(Value::Array(d)) = v.get("dryRun") {
         o.dry_run |= d.iter().any(|x| x == "All");
     }
@@ -205,30 +200,23 @@ fn delete_options(ctx: &Ctx<'_>, bytes: &[u8]) -> Result<DeleteOptions, ApiError
 }
 
 /// Deletes `key` in `store` following the deletion rules; returns the object to report.
-pub fn delete_locked(
-    store: &mut StoreState,
-    key: &ObjectKey,
-    foreground: bool,
-    dry_run: bool,
-) -> Option<Value> {
+///
+/// An object with finalizers gets a `deletionTimestamp` and stays; one without is removed.
+/// A namespace becomes Terminating (the caller starts its cleanup). There is no garbage
+/// collector yet, so `Foreground` propagation behaves like `Background`.
+pub fn delete_locked(store: &mut StoreState, key: &ObjectKey, dry_run: bool) -> Option<Value> {
+    if crate::namespaces::is_namespace(key) {
+        return crate::namespaces::begin_termination(store, key, dry_run);
+    }
     let current = store.get(key)?.clone();
     let mut object = (*current).clone();
-    let finalizers = meta::has_finalizers(&object) || foreground;
-    if finalizers {
+    if meta::has_finalizers(&object) {
         if meta::is_deleting(&object) {
             return Some(object);
         }
         let m = metadata_mut(&mut object);
         m.insert("deletionTimestamp".into(), Value::String(meta::now()));
         m.insert("deletionGracePeriodSeconds".into(), json!(0));
-        if foreground {
-            let list = m.entry("finalizers").or_insert_with(|| json!([]));
-            if let Some(l) = list.as_array_mut()
-                && !l.iter().any(|f| f == "foregroundDeletion")
-            {
-                l.push(json!("foregroundDeletion"));
-            }
-        }
         if dry_run {
             return Some(object);
         }
@@ -237,13 +225,17 @@ pub fn delete_locked(
     if dry_run {
         return Some(object);
     }
-    // A namespace takes its content with it (the namespace controller, done at once).
-    if key.group.is_empty() && key.resource == "namespaces" {
-        for k in store.namespace_keys(&key.name) {
-            store.remove(&k);
-        }
-    }
     store.remove(key).map(|o| (*o).clone())
+}
+
+/// Starts the namespace controller's work for namespaces a delete just marked.
+pub fn after_delete(ctx: &Ctx<'_>, keys: &[ObjectKey]) {
+    if ctx.query.dry_run {
+        return;
+    }
+    for k in keys.iter().filter(|k| crate::namespaces::is_namespace(k)) {
+        crate::namespaces::spawn_cleanup(ctx.state.clone(), k.name.clone());
+    }
 }
 
 pub fn delete(ctx: &Ctx<'_>, bytes: bytes::Bytes) -> Result<Response<Body>, ApiError> {
@@ -283,8 +275,8 @@ pub fn delete(ctx: &Ctx<'_>, bytes: bytes::Bytes) -> Result<Response<Body>, ApiE
             ),
         ));
     }
-    let foreground = opts.propagation.as_deref() == Some("Foreground");
-    let object =
-        delete_locked(&mut store, &key, foreground, opts.dry_run).ok_or_else(|| ctx.not_found())?;
+    let object = delete_locked(&mut store, &key, opts.dry_run).ok_or_else(|| ctx.not_found())?;
+    drop(store);
+    after_delete(ctx, std::slice::from_ref(&key));
     Ok(ok(&present(ctx, &object)))
 }
