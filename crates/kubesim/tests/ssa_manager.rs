@@ -293,3 +293,69 @@ fn zero_values_shape_a_creates_update_entry_but_never_leak_into_applied_objects(
         json!({"f:spec": {"f:replicas": {}}})
     );
 }
+
+#[test]
+fn kubectl_takes_over_fields_from_its_client_side_apply_without_conflict() {
+    let root = config_map_root();
+    let fm = fm(&root);
+    let annotation = "kubectl.kubernetes.io/last-applied-configuration";
+    // `kubectl apply` (client side) creates the object and records what it applied.
+    let mut csa = cm(json!({"k": "v", "other": "x"}));
+    csa["metadata"]["annotations"] = json!({
+        annotation: "{\"apiVersion\":\"v1\",\"data\":{\"k\":\"v\",\"other\":\"x\"},\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\"}}\n"
+    });
+    let live = fm
+        .update(
+            None,
+            &csa,
+            &writer("kubectl-client-side-apply", ssa_common::NOW),
+        )
+        .expect("create")
+        .object;
+
+    let ssa = cm(json!({"k": "v2", "other": "x"}));
+    let err = fm
+        .apply(Some(&live), &ssa, &writer("helm", ssa_common::NOW), false)
+        .expect_err("another manager still conflicts");
+    assert!(
+        err.to_string().contains("kubectl-client-side-apply"),
+        "{err}"
+    );
+
+    let w = fm
+        .apply(
+            Some(&live),
+            &ssa,
+            &writer("kubectl", ssa_common::NOW),
+            false,
+        )
+        .expect("kubectl may take over what it applied client-side");
+    assert_eq!(w.object["data"]["k"], "v2");
+    assert_eq!(
+        w.object["metadata"]["annotations"][annotation],
+        "{\"apiVersion\":\"v1\",\"data\":{\"k\":\"v2\",\"other\":\"x\"},\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\"}}\n",
+        "the annotation follows the server-side apply"
+    );
+
+    // A field someone else changed after the client-side apply still conflicts.
+    let mut edited = live.clone();
+    edited["data"]["other"] = json!("edited");
+    let edited = fm
+        .update(
+            Some(&live),
+            &edited,
+            &writer("kubectl-edit", ssa_common::NOW),
+        )
+        .expect("edit")
+        .object;
+    let Err(SsaError::Conflicts(c)) = fm.apply(
+        Some(&edited),
+        &cm(json!({"k": "v2", "other": "mine"})),
+        &writer("kubectl", ssa_common::NOW),
+        false,
+    ) else {
+        panic!("expected a conflict");
+    };
+    let fields: Vec<String> = c.0.iter().map(|c| c.path.to_string()).collect();
+    assert_eq!(fields, [".data.other"]);
+}

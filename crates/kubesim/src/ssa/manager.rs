@@ -13,14 +13,17 @@
 //!   gives every existing field to a `before-first-apply` Update entry so nothing is lost;
 //! - does not start tracking on a non-apply write to an untracked existing object;
 //! - keeps at most ten Update entries, folding the oldest into `ancient-changes`;
+//! - for the `kubectl` manager, eases the move from client-side apply
+//!   ([`super::last_applied`]);
 //! - renders conflicts as the 409 Status the API server returns.
 
 use super::SsaError;
 use super::fieldsv1;
+use super::last_applied;
 use super::path::Path;
 use super::schema::{Schema, TypeRef};
 use super::set::FieldSet;
-use super::updater::{Conflicts, ManagedFields, Updater, VersionedSet};
+use super::updater::{Conflict, Conflicts, ManagedFields, Updater, VersionedSet};
 use super::value;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -493,22 +496,40 @@ impl FieldManager<'_> {
             writer.api_version,
             writer.subresource,
         );
-        let applied = self.updater().apply(
-            &live_obj,
-            config,
-            writer.api_version,
-            managed.fields,
-            &id,
-            force,
-        )?;
+        let apply = |force: bool| {
+            self.updater().apply(
+                &live_obj,
+                config,
+                writer.api_version,
+                managed.fields.clone(),
+                &id,
+                force,
+            )
+        };
+        let applied = match apply(force) {
+            Err(SsaError::Conflicts(c)) if writer.manager == last_applied::KUBECTL => {
+                let allowed = last_applied::allowed_conflicts(self.schema, self.root, &live_obj)
+                    .unwrap_or_default();
+                let remaining: Vec<Conflict> =
+                    c.0.into_iter().filter(|c| !allowed.has(&c.path)).collect();
+                if !remaining.is_empty() {
+                    return Err(SsaError::Conflicts(Conflicts(remaining)));
+                }
+                apply(true)?
+            }
+            other => other?,
+        };
         managed.fields = applied.managers;
         strip_server_owned(&mut managed.fields);
-        let object_changed = applied.object.is_some();
-        if object_changed {
+        if applied.object.is_some() {
             managed.times.insert(id, writer.now.to_string());
         }
         managed.times.retain(|k, _| managed.fields.contains_key(k));
-        let object = applied.object.unwrap_or(live_obj);
+        let mut object_changed = applied.object.is_some();
+        let mut object = applied.object.unwrap_or(live_obj);
+        if writer.manager == last_applied::KUBECTL {
+            object_changed |= last_applied::sync(&mut object, config);
+        }
         let managed_fields_changed = managed != live_managed;
         Ok(Written {
             object: with_managed_fields(object, &managed),

@@ -18,6 +18,7 @@
 //! serve as a differential-testing oracle (`crates/kubesim/oracle`).
 
 pub mod fieldsv1;
+pub mod last_applied;
 pub mod manager;
 pub mod merge;
 pub mod openapi;
