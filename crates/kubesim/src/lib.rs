@@ -14,6 +14,7 @@ pub mod fleet;
 pub mod kubeconfig;
 pub mod namespaces;
 pub mod pki;
+pub mod protobuf;
 pub mod request_log;
 pub mod selectors;
 pub mod server;

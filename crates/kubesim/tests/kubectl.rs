@@ -430,3 +430,57 @@ async fn delete_namespace_leaves_nothing_behind() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imperative_creates_send_protobuf() {
+    each_client(async |k: &Kubectl, c| {
+        k.ok(&["create", "namespace", "t"]);
+        k.ok(&[
+            "create",
+            "configmap",
+            "cfg",
+            "-n",
+            "t",
+            "--from-literal=a=b",
+        ]);
+        k.ok(&[
+            "create",
+            "secret",
+            "generic",
+            "s1",
+            "-n",
+            "t",
+            "--from-literal=pw=x",
+        ]);
+        k.ok(&["create", "serviceaccount", "bot", "-n", "t"]);
+        assert_eq!(
+            k.ok(&["get", "cm", "cfg", "-n", "t", "-o", "jsonpath={.data.a}"]),
+            "b"
+        );
+        assert_eq!(
+            k.ok(&[
+                "get",
+                "secret",
+                "s1",
+                "-n",
+                "t",
+                "-o",
+                "jsonpath={.data.pw} {.type}"
+            ]),
+            "eA== Opaque"
+        );
+        let ns = k.ok(&["get", "ns", "t", "-o", "jsonpath={.status.phase}"]);
+        assert_eq!(ns, "Active");
+        let protobuf_posts = c
+            .request_log()
+            .iter()
+            .filter(|r| {
+                r.method == "POST"
+                    && r.status == 201
+                    && r.content_type.as_deref() == Some("application/vnd.kubernetes.protobuf")
+            })
+            .count();
+        assert_eq!(protobuf_posts, 4);
+    })
+    .await;
+}

@@ -53,6 +53,20 @@ pub fn decode_object(ctx: &Ctx<'_>, bytes: &[u8]) -> Result<Value, ApiError> {
     let yaml = match media.as_str() {
         "application/json" | "" | "*/*" => false,
         "application/yaml" | "application/x-yaml" | "text/yaml" => true,
+        "application/vnd.kubernetes.protobuf" => {
+            let object = crate::protobuf::decode(bytes).map_err(|e| match e {
+                crate::protobuf::ProtobufError::UnsupportedKind(_) => {
+                    ApiError::unsupported_media_type(
+                        &media,
+                        &["application/json", "application/yaml"],
+                    )
+                }
+                other => {
+                    ApiError::bad_request(format!("the object provided is unrecognized: {other}"))
+                }
+            })?;
+            return check_type(ctx, object);
+        }
         _ => {
             return Err(ApiError::unsupported_media_type(
                 &media,
@@ -60,7 +74,12 @@ pub fn decode_object(ctx: &Ctx<'_>, bytes: &[u8]) -> Result<Value, ApiError> {
             ));
         }
     };
-    let mut object = parse_json_or_yaml(bytes, yaml)?;
+    check_type(ctx, parse_json_or_yaml(bytes, yaml)?)
+}
+
+/// Checks a decoded object's apiVersion and kind against the resource, filling them in
+/// when absent, and makes sure it has `metadata`.
+fn check_type(ctx: &Ctx<'_>, mut object: Value) -> Result<Value, ApiError> {
     let Some(map) = object.as_object_mut() else {
         return Err(ApiError::bad_request(
             "the object provided is unrecognized (must be of type Object)",
