@@ -56,9 +56,8 @@ pub fn compare(a: &Value, b: &Value) -> Ordering {
             x.len().cmp(&y.len())
         }
         (Value::Object(x), Value::Object(y)) => {
-            // serde_json's default map is sorted, so this walks both in lexical key order.
-            let mut li = x.iter();
-            let mut ri = y.iter();
+            let mut li = sorted(x).into_iter();
+            let mut ri = sorted(y).into_iter();
             loop {
                 match (li.next(), ri.next()) {
                     (None, None) => return Ordering::Equal,
@@ -78,6 +77,14 @@ pub fn compare(a: &Value, b: &Value) -> Ordering {
         }
         _ => Ordering::Equal,
     }
+}
+
+/// A map's entries in lexical key order, whatever order the map keeps (serde_json keeps
+/// insertion order when its `preserve_order` feature is on somewhere in the build).
+fn sorted(map: &serde_json::Map<String, Value>) -> Vec<(&String, &Value)> {
+    let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+    entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    entries
 }
 
 /// Semantic equality: numbers compare by value, everything else structurally.
@@ -169,7 +176,7 @@ fn write_go_json(v: &Value, out: &mut String) {
         }
         Value::Object(map) => {
             out.push('{');
-            for (i, (k, item)) in map.iter().enumerate() {
+            for (i, (k, item)) in sorted(map).into_iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
