@@ -5,9 +5,7 @@
 
 mod support;
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::Command;
 
 use flotilla_api::crds;
 use serde_json::Value;
@@ -240,12 +238,6 @@ fn structural_check_catches_violations() {
     );
 }
 
-/// Says that a test checked nothing. Written to stderr directly: the test harness hides
-/// `eprintln!` output of passing tests, and a silent skip looks like a pass.
-fn skip(why: &str) {
-    let _ = writeln!(std::io::stderr(), "SKIPPED {why}");
-}
-
 /// Where `make tools` puts the Kubernetes JSON schema definitions (from the
 /// `kubernetes-validate` wheel), or `FLOTILLA_KUBERNETES_DEFINITIONS`.
 fn kubernetes_definitions() -> Option<PathBuf> {
@@ -278,11 +270,9 @@ fn crd_validator(definitions: &Value) -> Validator<'_> {
 #[test]
 fn crds_validate_against_kubernetes_definitions() {
     let Some(path) = kubernetes_definitions() else {
-        skip(
-            "crds_validate_against_kubernetes_definitions: no Kubernetes definitions; \
-             run `make tools` or set FLOTILLA_KUBERNETES_DEFINITIONS",
+        panic!(
+            "no Kubernetes definitions: run `make tools` or set FLOTILLA_KUBERNETES_DEFINITIONS"
         );
-        return;
     };
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("reading Kubernetes definitions {}: {e}", path.display()));
@@ -316,48 +306,4 @@ fn crds_validate_against_kubernetes_definitions() {
     let text = validator.validate(crd_schema, &broken).join("\n");
     assert!(text.contains(".spec.scope: expected string"), "{text}");
     assert!(text.contains(".kind.enumm: unknown field"), "{text}");
-}
-
-/// The reference implementation of the same check, when the `kubernetes-validate` CLI
-/// (`pip install kubernetes-validate`) is on PATH.
-#[test]
-fn kubernetes_validate_cli_accepts_the_crds() {
-    let program = std::env::var("FLOTILLA_KUBERNETES_VALIDATE")
-        .unwrap_or_else(|_| "kubernetes-validate".to_owned());
-    let run = |files: &[PathBuf]| {
-        Command::new(&program)
-            .args(["--strict", "--quiet", "-k", "1.35.0"])
-            .args(files)
-            .output()
-    };
-    let files = yaml_files(&manifests("crds"));
-    let output = match run(&files) {
-        Ok(output) => output,
-        Err(e) => {
-            skip(&format!(
-                "kubernetes_validate_cli_accepts_the_crds: cannot run {program} ({e}); \
-                 `pip install kubernetes-validate` to enable it"
-            ));
-            return;
-        }
-    };
-    assert!(
-        output.status.success(),
-        "{program} rejected manifests/crds:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-
-    let dir = std::env::temp_dir().join(format!("flotilla-api-crds-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let broken = dir.join("broken.yaml");
-    let text = std::fs::read_to_string(&files[0]).unwrap();
-    std::fs::write(
-        &broken,
-        text.replace("scope: Namespaced", "scope: [Namespaced]"),
-    )
-    .unwrap();
-    let output = run(&[broken]).unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
-    assert!(!output.status.success(), "{program} accepted a broken CRD");
 }
