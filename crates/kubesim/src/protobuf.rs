@@ -1,7 +1,7 @@
 //! Protobuf request bodies (`application/vnd.kubernetes.protobuf`), decoded to JSON.
 //!
 //! client-go ≥ 1.32 sends built-in kinds as protobuf: `kubectl create namespace|configmap|
-//! secret|serviceaccount` and Helm's release Secrets do. The body is the magic `k8s\0`
+//! secret|serviceaccount`, Helm's release Secrets and the `DeleteOptions` of its deletes do. The body is the magic `k8s\0`
 //! followed by a `runtime.Unknown` message (`typeMeta` = 1 with apiVersion = 1 and kind = 2,
 //! `raw` = 2 holding the object's own message).
 //!
@@ -105,8 +105,21 @@ const SERVICE_ACCOUNT: &[Field] = &[
     (4, "automountServiceAccountToken", F::Bool),
 ];
 
+const DELETE_OPTIONS: &[Field] = &[
+    (1, "gracePeriodSeconds", F::I64),
+    (
+        2,
+        "preconditions",
+        F::Msg(&[(1, "uid", F::Str), (2, "resourceVersion", F::Str)]),
+    ),
+    (3, "orphanDependents", F::Bool),
+    (4, "propagationPolicy", F::Str),
+    (5, "dryRun", F::RepStr),
+];
+
 fn layout(api_version: &str, kind: &str) -> Option<&'static [Field]> {
     match (api_version, kind) {
+        ("v1" | "meta.k8s.io/v1", "DeleteOptions") => Some(DELETE_OPTIONS),
         ("v1", "ConfigMap") => Some(CONFIG_MAP),
         ("v1", "Secret") => Some(SECRET),
         ("v1", "Namespace") => Some(NAMESPACE),

@@ -189,7 +189,13 @@ fn delete_options(ctx: &Ctx<'_>, bytes: &[u8]) -> Result<DeleteOptions, ApiError
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(o);
     }
-    let v = body::parse_json_or_yaml(bytes, true)?;
+    let v =
+        if body::media_type(ctx.content_type.as_deref()) == "application/vnd.kubernetes.protobuf" {
+            crate::protobuf::decode(bytes)
+                .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?
+        } else {
+            body::parse_json_or_yaml(bytes, true)?
+        };
     let s = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
     o.uid = s("/preconditions/uid");
     o.resource_version = s("/preconditions/resourceVersion");
