@@ -83,6 +83,15 @@ fn wait_with_timeout(
     }
 }
 
+/// The embedded PostgreSQL directory the hub announced.
+fn embedded_dir(hub: &Hub) -> anyhow::Result<PathBuf> {
+    let dir = hub.banner[1]
+        .strip_prefix("fleet state: embedded PostgreSQL in ")
+        .and_then(|rest| rest.strip_suffix(" (removed on exit)"))
+        .with_context(|| format!("unexpected banner: {}", hub.banner[1]))?;
+    Ok(dir.into())
+}
+
 /// Command lines of live processes that name `path`, read from /proc.
 fn processes_mentioning(path: &std::path::Path) -> anyhow::Result<Vec<String>> {
     let needle = path.to_string_lossy().into_owned();
@@ -135,11 +144,7 @@ async fn serves_probes_and_metrics_then_stops_on_sigterm() -> anyhow::Result<()>
 #[tokio::test]
 async fn embedded_postgres_lives_and_dies_with_the_hub() -> anyhow::Result<()> {
     let hub = Hub::start(None)?;
-    let data_dir: PathBuf = hub.banner[1]
-        .strip_prefix("fleet state: embedded PostgreSQL in ")
-        .and_then(|rest| rest.strip_suffix(" (removed on exit)"))
-        .with_context(|| format!("unexpected banner: {}", hub.banner[1]))?
-        .into();
+    let data_dir = embedded_dir(&hub)?;
     assert!(
         data_dir.exists(),
         "{} should exist while the hub runs",
@@ -154,6 +159,34 @@ async fn embedded_postgres_lives_and_dies_with_the_hub() -> anyhow::Result<()> {
     assert!(
         !data_dir.exists(),
         "{} should be removed on exit",
+        data_dir.display()
+    );
+    let survivors = processes_mentioning(&data_dir)?;
+    assert!(
+        survivors.is_empty(),
+        "PostgreSQL outlived the hub: {survivors:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn killed_hub_leaves_no_embedded_postgres_behind() -> anyhow::Result<()> {
+    let mut hub = Hub::start(None)?;
+    let data_dir = embedded_dir(&hub)?;
+    assert!(!processes_mentioning(&data_dir)?.is_empty());
+
+    // SIGKILL: no Drop, no shutdown path; only the embedded server's watchdog can clean up.
+    hub.child.kill()?;
+    hub.child.wait()?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while (data_dir.exists() || !processes_mentioning(&data_dir)?.is_empty())
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        !data_dir.exists(),
+        "{} survived the hub",
         data_dir.display()
     );
     let survivors = processes_mentioning(&data_dir)?;
