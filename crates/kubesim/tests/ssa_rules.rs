@@ -416,6 +416,13 @@ fn first_apply_to_an_untracked_object_keeps_existing_fields() {
     let bare = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}});
     d.apply("kubectl", bare, false).expect("applies");
     assert!(d.owns("before-first-apply", "Update", ".spec.replicas"));
+    let first = d
+        .entries()
+        .into_iter()
+        .find(|e| e["manager"] == "before-first-apply")
+        .expect("entry");
+    assert_eq!(first["time"], ssa_common::NOW);
+    assert_eq!(first["apiVersion"], "apps/v1");
     assert_eq!(d.object()["spec"]["replicas"], 3);
     let err = d
         .apply(

@@ -489,6 +489,9 @@ impl FieldManager<'_> {
                 &mut managed.fields,
                 &first,
             )?;
+            if managed.fields.contains_key(&first) {
+                managed.times.insert(first, writer.now.to_string());
+            }
         }
         let id = identity(
             writer.manager,
