@@ -359,3 +359,39 @@ fn kubectl_takes_over_fields_from_its_client_side_apply_without_conflict() {
     let fields: Vec<String> = c.0.iter().map(|c| c.path.to_string()).collect();
     assert_eq!(fields, [".data.other"]);
 }
+
+#[test]
+fn an_update_touching_only_server_fields_keeps_the_entry_time() {
+    let root = config_map_root();
+    let fm = fm(&root);
+    let live = fm
+        .update(
+            None,
+            &cm(json!({"k": "v"})),
+            &writer("editor", "2026-01-01T00:00:00Z"),
+        )
+        .expect("create")
+        .object;
+    let mut bumped = live.clone();
+    bumped["metadata"]["generation"] = json!(2);
+    let w = fm
+        .update(
+            Some(&live),
+            &bumped,
+            &writer("editor", "2026-01-01T05:00:00Z"),
+        )
+        .expect("update");
+    assert!(w.object_changed);
+    assert!(!w.managed_fields_changed);
+    assert_eq!(entries(&w.object)[0]["time"], "2026-01-01T00:00:00Z");
+    let mut edited = w.object.clone();
+    edited["data"]["k"] = json!("v2");
+    let w = fm
+        .update(
+            Some(&w.object),
+            &edited,
+            &writer("editor", "2026-01-01T06:00:00Z"),
+        )
+        .expect("update");
+    assert_eq!(entries(&w.object)[0]["time"], "2026-01-01T06:00:00Z");
+}

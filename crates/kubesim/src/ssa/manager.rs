@@ -417,7 +417,8 @@ impl FieldManager<'_> {
             writer.subresource,
         );
         // Record this write under a scratch name first: only the fields it changed count,
-        // and only a write that changed something refreshes the entry's time.
+        // and only a write that changed something a manager can own refreshes the entry's
+        // time.
         const CURRENT: &str = "\u{0}current-operation";
         self.updater().update(
             live_obj.as_ref().unwrap_or(&empty),
@@ -426,6 +427,7 @@ impl FieldManager<'_> {
             &mut managed.fields,
             CURRENT,
         )?;
+        strip_server_owned(&mut managed.fields);
         if let Some(current) = managed.fields.remove(CURRENT) {
             let set = match managed.fields.get(&id) {
                 Some(prev) => current.set.union(&prev.set),
@@ -441,7 +443,6 @@ impl FieldManager<'_> {
             );
             managed.times.insert(id, writer.now.to_string());
         }
-        strip_server_owned(&mut managed.fields);
         managed.times.retain(|k, _| managed.fields.contains_key(k));
         cap_update_managers(&mut managed);
         let managed_fields_changed = managed != live_managed;
