@@ -419,3 +419,56 @@ fn crd_schemas_convert_list_types_and_unknown_fields() {
         ]
     );
 }
+
+#[test]
+fn ownership_collapses_when_a_crd_makes_a_list_atomic() {
+    let crd = |list_type: &str| {
+        openapi::from_crd(
+            &json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+                "items": {"type": "array", "x-kubernetes-list-type": list_type,
+                          "x-kubernetes-list-map-keys": ["name"],
+                          "items": {"type": "object", "properties": {
+                              "name": {"type": "string"}, "size": {"type": "integer"}}}},
+                "owner": {"type": "string"}
+            }}}}),
+        )
+        .expect("converts")
+    };
+    let (granular, root) = crd("map");
+    let before = kubesim::ssa::Updater {
+        schema: &granular,
+        root: &root,
+        ignored: None,
+    };
+    let obj = json!({"spec": {"items": [{"name": "a", "size": 1}]}});
+    let applied = before
+        .apply(&json!({}), &obj, "v1", Default::default(), "a", false)
+        .expect("applies");
+    let live = applied.object.expect("created");
+    let paths = |m: &kubesim::ssa::ManagedFields| -> Vec<String> {
+        m["a"].set.paths().iter().map(ToString::to_string).collect()
+    };
+    assert_eq!(
+        paths(&applied.managers),
+        [
+            ".spec.items[name=\"a\"]",
+            ".spec.items[name=\"a\"].name",
+            ".spec.items[name=\"a\"].size"
+        ]
+    );
+
+    // The CRD now declares the list atomic: the applier owns it whole.
+    let (atomic, root) = crd("atomic");
+    let after = kubesim::ssa::Updater {
+        schema: &atomic,
+        root: &root,
+        ignored: None,
+    };
+    let mut managers = applied.managers;
+    let mut updated = live.clone();
+    updated["spec"]["owner"] = json!("x");
+    after
+        .update(&live, &updated, "v1", &mut managers, "b")
+        .expect("updates");
+    assert_eq!(paths(&managers), [".spec.items"]);
+}

@@ -11,7 +11,7 @@
 
 use super::SsaError;
 use super::path::{Path, PathElement};
-use super::schema::{ListKind, ListType, Resolved, Schema, TypeRef};
+use super::schema::{ListKind, ListType, Resolved, Schema, TypeRef, UNTYPED_DEDUCED};
 use super::set::FieldSet;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
@@ -275,5 +275,67 @@ pub fn remove_items(schema: &Schema, v: &Value, set: &FieldSet, tr: &TypeRef) ->
             }
         }
         _ => v.clone(),
+    }
+}
+
+/// Adapts a manager's field set to a schema that made a granular list or map atomic (a CRD
+/// update can): fields recorded inside it collapse into ownership of the whole, as the API
+/// server reconciles managedFields before every write. Returns `None` when nothing changes.
+pub fn reconcile_with_schema(schema: &Schema, set: &FieldSet, tr: &TypeRef) -> Option<FieldSet> {
+    let mut collapse = Vec::new();
+    find_atomic_prefixes(schema, Some(set), false, tr, &mut Vec::new(), &mut collapse);
+    if collapse.is_empty() {
+        return None;
+    }
+    let nodes = FieldSet::from_paths(collapse);
+    Some(set.recursive_difference(&nodes).union(&nodes))
+}
+
+fn find_atomic_prefixes(
+    schema: &Schema,
+    set: Option<&FieldSet>,
+    owned_whole: bool,
+    tr: &TypeRef,
+    path: &mut Vec<PathElement>,
+    out: &mut Vec<Path>,
+) {
+    let Some(atom) = schema.resolve(tr) else {
+        return;
+    };
+    // Untyped maps hold whatever was written; their shape is not the schema's to change.
+    if let Some(m) = atom.map()
+        && m.fields.is_empty()
+        && m.element.as_ref().and_then(TypeRef::name) == Some(UNTYPED_DEDUCED)
+    {
+        return;
+    }
+    let atomic = match (atom.map(), atom.list()) {
+        (Some(m), _) => m.atomic && set.is_some_and(|s| !s.is_empty()),
+        (None, Some(l)) => l.kind == ListKind::Atomic,
+        (None, None) => false,
+    };
+    if atomic && !owned_whole {
+        out.push(Path(path.clone()));
+        return;
+    }
+    let Some(set) = set else {
+        return;
+    };
+    let child_type = |pe: &PathElement| -> Option<TypeRef> {
+        match pe {
+            PathElement::Field(name) => atom.map().and_then(|m| m.type_of(name)).cloned(),
+            _ => atom.list().map(|l| l.element.clone()),
+        }
+    };
+    let elements: BTreeSet<&PathElement> = set.members.iter().chain(set.children.keys()).collect();
+    for pe in elements {
+        let Some(t) = child_type(pe) else {
+            continue;
+        };
+        let children = set.children.get(pe);
+        let whole = set.members.contains(pe) && children.is_none();
+        path.push(pe.clone());
+        find_atomic_prefixes(schema, children, whole, &t, path, out);
+        path.pop();
     }
 }

@@ -21,7 +21,7 @@ use super::merge::{self, Comparison};
 use super::path::Path;
 use super::schema::{Schema, TypeRef};
 use super::set::FieldSet;
-use super::typed::{remove_items, to_field_set};
+use super::typed::{reconcile_with_schema, remove_items, to_field_set};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -94,6 +94,16 @@ impl Updater<'_> {
         }
     }
 
+    /// Brings recorded ownership in line with the current schema (see
+    /// [`super::typed::reconcile_with_schema`]).
+    fn reconcile(&self, managers: &mut ManagedFields) {
+        for vs in managers.values_mut() {
+            if let Some(set) = reconcile_with_schema(self.schema, &vs.set, self.root) {
+                vs.set = set;
+            }
+        }
+    }
+
     /// Transfers ownership of what changed between `old` and `new` away from every manager
     /// but `workflow`, or reports conflicts when not forced.
     fn update_managers(
@@ -149,6 +159,7 @@ impl Updater<'_> {
         managers: &mut ManagedFields,
         manager: &str,
     ) -> Result<(), SsaError> {
+        self.reconcile(managers);
         let compare = self.update_managers(live, new, managers, manager, true)?;
         let previous = managers.remove(manager).map(|v| v.set).unwrap_or_default();
         let set = previous
@@ -179,6 +190,7 @@ impl Updater<'_> {
         manager: &str,
         force: bool,
     ) -> Result<Applied, SsaError> {
+        self.reconcile(&mut managers);
         let merged = merge::merge(self.schema, live, config, self.root)?;
         let last = managers.get(manager).map(|v| v.set.clone());
         let set = self.exclude_ignored(to_field_set(self.schema, config, self.root)?);
