@@ -19,6 +19,7 @@
 
 pub mod fieldsv1;
 pub mod last_applied;
+pub mod managed_fields;
 pub mod manager;
 pub mod merge;
 pub mod openapi;
