@@ -9,14 +9,32 @@ use serde_json::Value;
 /// The real server's request body limit (3 MiB).
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
 
+/// How much of an oversized body is read (and dropped) before answering 413, so that
+/// the client, still sending, reads the Status instead of a broken pipe.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
+
 pub async fn read(body: Body) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
-        ApiError::new(
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut buf = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("reading the body: {e}")))?;
+        seen = seen.saturating_add(chunk.len());
+        if seen <= MAX_BODY {
+            buf.extend_from_slice(&chunk);
+        } else if seen > DRAIN_LIMIT {
+            break;
+        }
+    }
+    if seen > MAX_BODY {
+        return Err(ApiError::new(
             413,
             "RequestEntityTooLarge",
             format!("Request entity too large: limit is {MAX_BODY}"),
-        )
-    })
+        ));
+    }
+    Ok(buf.freeze())
 }
 
 /// The media type without parameters, lowercased.
