@@ -15,3 +15,8 @@ pub const OWNER_KIND_LABEL: &str = "flotilla.dev/kind";
 /// value triggers one, and status reports the last value handled in
 /// `lastHandledReconcileAt`. Flux's equivalent is `reconcile.fluxcd.io/requestedAt`.
 pub const RECONCILE_REQUESTED_AT_ANNOTATION: &str = "reconcile.flotilla.dev/requestedAt";
+
+/// Label or annotation that opts one object out of `${var}` substitution when set to
+/// `disabled`, e.g. a ConfigMap holding a shell script. Flux's equivalent is
+/// `kustomize.toolkit.fluxcd.io/substitute`.
+pub const SUBSTITUTE_ANNOTATION: &str = "flotilla.dev/substitute";
