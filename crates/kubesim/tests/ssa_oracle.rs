@@ -475,6 +475,28 @@ fn config_map(r: &mut Rng) -> Value {
 
 fn custom_resource(r: &mut Rng) -> Value {
     let mut spec = serde_json::Map::new();
+    if r.chance(30) {
+        let app = r.pick(&["web", "api"]);
+        spec.insert(
+            "selector".into(),
+            r.map(&[("app", json!(app)), ("tier", json!("fe"))]),
+        );
+    }
+    if r.chance(30) {
+        let mode = r.pick(&["fast", "safe"]);
+        let knob = r.pick(&[json!(1), json!({"x": 1}), json!([1, 2])]);
+        spec.insert(
+            "config".into(),
+            r.map(&[("mode", json!(mode)), ("knob", knob)]),
+        );
+    }
+    if r.chance(30) {
+        let v = r.pick(&["1", "2"]);
+        spec.insert(
+            "labels".into(),
+            r.map(&[("a", json!(v)), ("b", json!("x"))]),
+        );
+    }
     if r.chance(60) {
         let weight = r.pick(&[1, 2]);
         spec.insert(
@@ -573,7 +595,12 @@ fn custom_resources_match_structured_merge_diff() {
             "tags": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}},
             "hosts": {"type": "array", "items": {"type": "string"}},
             "port": {"x-kubernetes-int-or-string": true},
-            "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}
+            "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+            "selector": {"type": "object", "x-kubernetes-map-type": "atomic",
+                         "properties": {"app": {"type": "string"}, "tier": {"type": "string"}}},
+            "config": {"type": "object", "x-kubernetes-preserve-unknown-fields": true,
+                       "properties": {"mode": {"type": "string"}}},
+            "labels": {"type": "object", "additionalProperties": {"type": "string"}}
         }}}
     }))
     .expect("converts");
