@@ -472,3 +472,40 @@ fn ownership_collapses_when_a_crd_makes_a_list_atomic() {
         .expect("updates");
     assert_eq!(paths(&managers), [".spec.items"]);
 }
+
+#[test]
+fn patch_merge_keys_without_a_list_type_make_associative_lists() {
+    let (schema, root) = openapi::from_crd(&json!({"type": "object", "properties": {
+        "byKey": {"type": "array", "x-kubernetes-patch-strategy": "merge",
+                  "x-kubernetes-patch-merge-key": "name",
+                  "items": {"type": "object", "properties": {"name": {"type": "string"}, "v": {"type": "string"}}}},
+        "retained": {"type": "array", "x-kubernetes-patch-strategy": "retainKeys,merge",
+                     "x-kubernetes-patch-merge-key": "name",
+                     "items": {"type": "object", "properties": {"name": {"type": "string"}}}},
+        "bySet": {"type": "array", "x-kubernetes-patch-strategy": "merge", "items": {"type": "string"}},
+        "replaced": {"type": "array", "x-kubernetes-patch-strategy": "replace", "items": {"type": "string"}},
+        "plain": {"type": "array", "items": {"type": "string"}}
+    }}))
+    .expect("converts");
+    let set = to_field_set(
+        &schema,
+        &json!({"byKey": [{"name": "a", "v": "1"}], "retained": [{"name": "r"}],
+                "bySet": ["x"], "replaced": ["y"], "plain": ["z"]}),
+        &root,
+    )
+    .expect("fits");
+    let paths: Vec<String> = set.paths().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        paths,
+        [
+            ".plain",
+            ".replaced",
+            ".byKey[name=\"a\"]",
+            ".byKey[name=\"a\"].name",
+            ".byKey[name=\"a\"].v",
+            ".bySet[=\"x\"]",
+            ".retained[name=\"r\"]",
+            ".retained[name=\"r\"].name",
+        ]
+    );
+}
