@@ -484,3 +484,32 @@ async fn imperative_creates_send_protobuf() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scale_subresource() {
+    each_client(async |k: &Kubectl, c| {
+        k.file("d.yaml", DEPLOYMENT);
+        k.ok(&["apply", "--server-side", "-f", "d.yaml"]);
+        k.ok(&["scale", "deploy", "web", "--replicas=3"]);
+        assert_eq!(
+            k.ok(&["get", "deploy", "web", "-o", "jsonpath={.spec.replicas}"]),
+            "3"
+        );
+        let scale: serde_json::Value = serde_json::from_str(&k.ok(&[
+            "get",
+            "--raw",
+            "/apis/apps/v1/namespaces/default/deployments/web/scale",
+        ]))
+        .unwrap();
+        assert_eq!(scale["kind"], "Scale");
+        assert_eq!(scale["spec"]["replicas"], 3);
+        assert_eq!(scale["status"]["selector"], "app=web");
+        assert!(c.request_log().iter().any(|r| r.method == "PATCH"
+            && r.path.ends_with("/deployments/web/scale")
+            && r.status == 200));
+        // The applier no longer owns replicas alone: re-applying 1 conflicts.
+        let err = k.fails(&["apply", "--server-side", "-f", "d.yaml"]);
+        assert!(err.contains("conflict"), "{err}");
+    })
+    .await;
+}

@@ -10,6 +10,7 @@ pub mod objects;
 pub mod patch;
 pub mod query;
 pub mod route;
+pub mod scale;
 pub mod watch;
 
 use crate::cluster::ClusterState;
@@ -258,6 +259,9 @@ async fn dispatch(
 }
 
 async fn resource(ctx: Ctx<'_>, method: Method, body: Body) -> Result<Response<Body>, ApiError> {
+    if ctx.path.subresource.as_deref() == Some("scale") {
+        return scale::handle(&ctx, method, body).await;
+    }
     let named = ctx.path.name.is_some();
     match (method, named) {
         (Method::GET, false) if ctx.query.watch => watch::watch(&ctx),
