@@ -472,3 +472,23 @@ fn ignored_fields_are_never_owned() {
     assert!(!d.owns("kubectl", "Apply", ".status.replicas"));
     assert!(d.owns("kubectl", "Apply", ".spec.replicas"));
 }
+
+#[test]
+fn reordering_items_in_an_apply_is_a_change() {
+    let mut d = deploy();
+    let two = |first: &str, second: &str| {
+        deployment(
+            Some(1),
+            json!([{"name": first, "image": "i:1"}, {"name": second, "image": "i:1"}]),
+        )
+    };
+    d.apply("kubectl", two("a", "b"), false).expect("applies");
+    assert!(d.apply("kubectl", two("b", "a"), false).expect("applies"));
+    let names: Vec<Value> = d.object()["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .expect("containers")
+        .iter()
+        .map(|c| c["name"].clone())
+        .collect();
+    assert_eq!(names, [json!("b"), json!("a")]);
+}

@@ -22,6 +22,7 @@ use super::path::Path;
 use super::schema::{Schema, TypeRef};
 use super::set::FieldSet;
 use super::typed::{reconcile_with_schema, remove_items, to_field_set};
+use super::value;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -206,8 +207,9 @@ impl Updater<'_> {
             Some(last) if !last.is_empty() => self.prune(&merged, &managers, &last)?,
             _ => merged,
         };
-        let compare = self.update_managers(live, &pruned, &mut managers, manager, force)?;
-        let object = (!compare.is_same()).then_some(pruned);
+        self.update_managers(live, &pruned, &mut managers, manager, force)?;
+        // Compared as values, not field by field: a reordered list is a change too.
+        let object = (!value::equal(live, &pruned)).then_some(pruned);
         Ok(Applied { object, managers })
     }
 
