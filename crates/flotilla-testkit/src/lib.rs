@@ -1,2 +1,3 @@
+pub mod git;
 pub mod postgres;
 pub mod tools;

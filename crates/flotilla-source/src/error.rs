@@ -1,0 +1,83 @@
+//! Why fetching a source or storing its artifact failed, and the Flux reason each failure
+//! maps to in the source's `Ready` condition.
+//!
+//! Errors are `Clone` because one fetch may be awaited by several sources at once (see
+//! [`crate::inflight`]); underlying library errors are therefore kept as their rendered
+//! message. No variant ever carries a credential: URLs are redacted before they get here.
+
+use flotilla_api::conditions::reason;
+use thiserror::Error;
+
+/// A failed fetch or artifact write.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SourceError {
+    /// The server rejected the credentials (HTTP 401/403) or demanded some that were not given.
+    #[error("authentication to {url} failed: {message}")]
+    Authentication {
+        /// The repository URL, without any user info.
+        url: String,
+        /// What the transport reported.
+        message: String,
+    },
+    /// The requested branch, tag, ref or commit does not exist on the remote.
+    #[error("{reference} not found in {url}")]
+    RefNotFound {
+        /// The repository URL, without any user info.
+        url: String,
+        /// The ref as the user wrote it, e.g. `branch 'main'`.
+        reference: String,
+    },
+    /// A network or protocol failure talking to the remote.
+    #[error("git operation on {url} failed: {message}")]
+    Git {
+        /// The repository URL, without any user info.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The fetch did not finish within the source's timeout.
+    #[error("fetching {url} timed out after {seconds}s")]
+    Timeout {
+        /// The repository URL, without any user info.
+        url: String,
+        /// The timeout that expired.
+        seconds: u64,
+    },
+    /// The spec cannot be acted on (bad semver range, unsupported URL scheme, …).
+    #[error("invalid source spec: {0}")]
+    InvalidSpec(String),
+    /// The content would escape the artifact directory or break the store's limits.
+    #[error("artifact rejected: {0}")]
+    Rejected(String),
+    /// The artifact store's disk failed us.
+    #[error("artifact store I/O error at {path}: {message}")]
+    Io {
+        /// The path being written or read.
+        path: String,
+        /// The I/O error.
+        message: String,
+    },
+}
+
+impl SourceError {
+    /// The reason for the source's `Ready=False` condition, as Flux's source-controller
+    /// would set it.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Authentication { .. } => reason::AUTHENTICATION_FAILED,
+            Self::RefNotFound { .. } | Self::Git { .. } | Self::Timeout { .. } => {
+                reason::GIT_OPERATION_FAILED
+            }
+            Self::InvalidSpec(_) => reason::INVALID_SPEC,
+            Self::Rejected(_) | Self::Io { .. } => reason::ARTIFACT_FAILED,
+        }
+    }
+
+    /// An I/O error at `path`.
+    pub(crate) fn io(path: &std::path::Path, error: &std::io::Error) -> Self {
+        Self::Io {
+            path: path.display().to_string(),
+            message: error.to_string(),
+        }
+    }
+}

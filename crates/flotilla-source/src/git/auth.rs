@@ -1,0 +1,142 @@
+//! Credentials for a Git remote, taken from a Secret by the caller and kept only in
+//! memory: they are handed to gix's transport when the server asks, never written to a
+//! repository's config, never printed (`Debug` redacts them) and never put in an error.
+
+use std::collections::BTreeMap;
+
+use gix::credentials::helper::Action;
+use gix::credentials::protocol::Outcome;
+use gix::sec::identity::Account;
+use sha2::{Digest as _, Sha256};
+
+use crate::error::SourceError;
+
+/// How to authenticate to an HTTP(S) Git server.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub enum GitAuth {
+    /// No credentials; a server that asks for some gets none.
+    #[default]
+    Anonymous,
+    /// HTTP basic auth.
+    Basic {
+        /// User name.
+        username: String,
+        /// Password or access token.
+        password: String,
+    },
+    /// `Authorization: Bearer <token>` on every request.
+    Bearer(String),
+}
+
+impl std::fmt::Debug for GitAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Anonymous => f.write_str("Anonymous"),
+            Self::Basic { .. } => f.write_str("Basic(<redacted>)"),
+            Self::Bearer(_) => f.write_str("Bearer(<redacted>)"),
+        }
+    }
+}
+
+impl GitAuth {
+    /// Reads a Secret's data as Flux does: `bearerToken`, else `username` with `password`.
+    /// A Secret with neither gives [`GitAuth::Anonymous`] (it may hold only `ca.crt`).
+    pub fn from_secret_data(data: &BTreeMap<String, Vec<u8>>) -> Result<Self, SourceError> {
+        let text = |key: &str| -> Result<Option<String>, SourceError> {
+            data.get(key)
+                .map(|v| {
+                    String::from_utf8(v.clone()).map_err(|_| {
+                        SourceError::InvalidSpec(format!("secret key {key:?} is not UTF-8"))
+                    })
+                })
+                .transpose()
+        };
+        if let Some(token) = text("bearerToken")? {
+            return Ok(Self::Bearer(token));
+        }
+        match (text("username")?, text("password")?) {
+            (Some(username), Some(password)) => Ok(Self::Basic { username, password }),
+            (Some(_), None) | (None, Some(_)) => Err(SourceError::InvalidSpec(
+                "secret must hold both 'username' and 'password'".into(),
+            )),
+            (None, None) => Ok(Self::Anonymous),
+        }
+    }
+
+    /// A digest of the credentials, so fetches and caches with different credentials are
+    /// never shared (one source must not read what only another's credentials allow).
+    pub(crate) fn fingerprint(&self) -> String {
+        let mut hasher = Sha256::new();
+        match self {
+            Self::Anonymous => hasher.update(b"anonymous"),
+            Self::Basic { username, password } => {
+                hasher.update(b"basic\0");
+                hasher.update(username.as_bytes());
+                hasher.update(b"\0");
+                hasher.update(password.as_bytes());
+            }
+            Self::Bearer(token) => {
+                hasher.update(b"bearer\0");
+                hasher.update(token.as_bytes());
+            }
+        }
+        hasher.finalize()[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// Answers gix's credential requests: basic credentials when the server asks for them.
+    pub(crate) fn answer(&self, action: Action) -> Option<Outcome> {
+        match (action, self) {
+            (Action::Get(context), Self::Basic { username, password }) => Some(Outcome {
+                identity: Account {
+                    username: username.clone(),
+                    password: password.clone(),
+                    oauth_refresh_token: None,
+                },
+                next: context.into(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The header a bearer token travels in.
+    pub(crate) fn extra_header(&self) -> Option<String> {
+        match self {
+            Self::Bearer(token) => Some(format!("Authorization: Bearer {token}")),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_secrets_and_never_prints_them() {
+        let data = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+                .collect::<BTreeMap<_, _>>()
+        };
+        let basic = GitAuth::from_secret_data(&data(&[("username", "u"), ("password", "hunter2")]))
+            .unwrap();
+        assert!(matches!(&basic, GitAuth::Basic { username, .. } if username == "u"));
+        assert!(!format!("{basic:?}").contains("hunter2"));
+        let bearer =
+            GitAuth::from_secret_data(&data(&[("bearerToken", "t0k"), ("username", "u")])).unwrap();
+        assert_eq!(
+            bearer.extra_header().as_deref(),
+            Some("Authorization: Bearer t0k")
+        );
+        assert!(GitAuth::from_secret_data(&data(&[("username", "u")])).is_err());
+        assert_eq!(
+            GitAuth::from_secret_data(&data(&[("ca.crt", "x")])).unwrap(),
+            GitAuth::Anonymous
+        );
+        assert_ne!(basic.fingerprint(), bearer.fingerprint());
+    }
+}

@@ -1,0 +1,165 @@
+//! Which ref of a repository to fetch, from a `GitRepository`'s `spec.ref`, with Flux's
+//! precedence when several are set: `commit` > `name` > `semver` > `tag` > `branch`, and the
+//! `master` branch when none is (Flux's default).
+
+use flotilla_api::source::GitRepositoryRef;
+use gix::ObjectId;
+
+use crate::error::SourceError;
+
+/// A resolved choice of what to fetch.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum GitTarget {
+    /// A commit; with a branch, the revision is named after the branch as in Flux.
+    Commit {
+        /// The commit.
+        id: ObjectId,
+        /// The branch named next to it, if any.
+        branch: Option<String>,
+    },
+    /// A full ref name such as `refs/pull/4/head`.
+    Name(String),
+    /// The highest tag matching a semver range.
+    Semver(String),
+    /// A tag.
+    Tag(String),
+    /// A branch.
+    Branch(String),
+}
+
+impl GitTarget {
+    /// Applies Flux's precedence to `reference`.
+    pub fn from_ref(reference: Option<&GitRepositoryRef>) -> Result<Self, SourceError> {
+        let Some(r) = reference else {
+            return Ok(Self::Branch("master".into()));
+        };
+        let set = |s: &Option<String>| s.as_deref().filter(|s| !s.is_empty()).map(str::to_owned);
+        if let Some(commit) = set(&r.commit) {
+            let id = ObjectId::from_hex(commit.as_bytes())
+                .ok()
+                .filter(|_| commit.len() == 40)
+                .ok_or_else(|| {
+                    SourceError::InvalidSpec(format!(
+                        "commit {commit:?} is not a full 40-character SHA-1"
+                    ))
+                })?;
+            return Ok(Self::Commit {
+                id,
+                branch: set(&r.branch),
+            });
+        }
+        if let Some(name) = set(&r.name) {
+            if !name.starts_with("refs/") {
+                return Err(SourceError::InvalidSpec(format!(
+                    "ref name {name:?} must be a full ref starting with refs/"
+                )));
+            }
+            return Ok(Self::Name(name));
+        }
+        if let Some(range) = set(&r.semver) {
+            semver::VersionReq::parse(&range).map_err(|e| {
+                SourceError::InvalidSpec(format!("semver range {range:?} is invalid: {e}"))
+            })?;
+            return Ok(Self::Semver(range));
+        }
+        if let Some(tag) = set(&r.tag) {
+            return Ok(Self::Tag(tag));
+        }
+        Ok(Self::Branch(
+            set(&r.branch).unwrap_or_else(|| "master".into()),
+        ))
+    }
+
+    /// How the target is named in messages, e.g. `branch "main"`.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Commit { id, .. } => format!("commit {id}"),
+            Self::Name(n) => format!("ref {n:?}"),
+            Self::Semver(r) => format!("a tag matching semver {r:?}"),
+            Self::Tag(t) => format!("tag {t:?}"),
+            Self::Branch(b) => format!("branch {b:?}"),
+        }
+    }
+}
+
+/// Picks the highest tag in `tags` (short names) whose version (an optional leading `v`
+/// stripped) satisfies `range`.
+pub fn pick_semver<'a>(
+    range: &str,
+    tags: impl IntoIterator<Item = &'a str>,
+) -> Result<Option<&'a str>, SourceError> {
+    let req = semver::VersionReq::parse(range)
+        .map_err(|e| SourceError::InvalidSpec(format!("semver range {range:?} is invalid: {e}")))?;
+    Ok(tags
+        .into_iter()
+        .filter_map(|tag| {
+            let version = semver::Version::parse(tag.strip_prefix('v').unwrap_or(tag)).ok()?;
+            req.matches(&version).then_some((version, tag))
+        })
+        .max_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, tag)| tag))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(f: impl FnOnce(&mut GitRepositoryRef)) -> GitRepositoryRef {
+        let mut r = GitRepositoryRef::default();
+        f(&mut r);
+        r
+    }
+
+    #[test]
+    fn flux_precedence() {
+        let sha = "5394cb7f48332b2de7c17dd8b8384bbc84b7e738";
+        let all = r(|r| {
+            r.branch = Some("main".into());
+            r.tag = Some("v1".into());
+            r.semver = Some(">=1".into());
+            r.name = Some("refs/pull/1/head".into());
+            r.commit = Some(sha.into());
+        });
+        assert!(matches!(
+            GitTarget::from_ref(Some(&all)).unwrap(),
+            GitTarget::Commit { branch: Some(b), .. } if b == "main"
+        ));
+        let mut no_commit = all.clone();
+        no_commit.commit = None;
+        assert_eq!(
+            GitTarget::from_ref(Some(&no_commit)).unwrap(),
+            GitTarget::Name("refs/pull/1/head".into())
+        );
+        no_commit.name = None;
+        assert_eq!(
+            GitTarget::from_ref(Some(&no_commit)).unwrap(),
+            GitTarget::Semver(">=1".into())
+        );
+        no_commit.semver = None;
+        assert_eq!(
+            GitTarget::from_ref(Some(&no_commit)).unwrap(),
+            GitTarget::Tag("v1".into())
+        );
+        assert_eq!(
+            GitTarget::from_ref(None).unwrap(),
+            GitTarget::Branch("master".into())
+        );
+        assert!(GitTarget::from_ref(Some(&r(|r| r.commit = Some("abc".into())))).is_err());
+        assert!(GitTarget::from_ref(Some(&r(|r| r.semver = Some("not a range".into())))).is_err());
+    }
+
+    #[test]
+    fn semver_picks_highest_match() {
+        let tags = [
+            "v1.0.0",
+            "v1.2.0",
+            "1.10.0",
+            "v2.0.0",
+            "latest",
+            "v1.3.0-rc.1",
+        ];
+        assert_eq!(pick_semver("^1", tags).unwrap(), Some("1.10.0"));
+        assert_eq!(pick_semver("<1.2", tags).unwrap(), Some("v1.0.0"));
+        assert_eq!(pick_semver(">=3", tags).unwrap(), None);
+    }
+}

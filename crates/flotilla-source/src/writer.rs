@@ -1,0 +1,271 @@
+//! Building one artifact: entries are added one by one into a temporary directory inside
+//! the store, each checked before anything touches the disk.
+//!
+//! The checks are what make it safe to unpack content from the network:
+//! - a path must be relative, with no empty, `.` or `..` component;
+//! - nothing is written through a symlink added earlier (no `link/file`), and files are
+//!   created with `O_EXCL`, so an existing symlink is never followed;
+//! - a symlink's target must stay inside the artifact: absolute targets and lexical escapes
+//!   are refused at once, and at [`ArtifactWriter::finish`] every symlink is resolved by
+//!   the filesystem and must land on an existing entry inside the tree (this catches chains
+//!   such as `a -> .` followed by `b -> a/..`);
+//! - the store's [`Limits`] on bytes and files are checked before each write.
+//!
+//! A writer that is dropped without finishing removes its temporary directory.
+
+use std::collections::HashSet;
+use std::ffi::OsStr;
+use std::fs;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
+
+use flotilla_api::revision::Revision;
+
+use crate::error::SourceError;
+use crate::store::{Artifact, ArtifactStore, Limits, remove_tree};
+use crate::tree_digest::digest_tree;
+
+/// An artifact under construction. See the module docs for what it refuses.
+#[derive(Debug)]
+pub struct ArtifactWriter {
+    store: ArtifactStore,
+    tmp: PathBuf,
+    limits: Limits,
+    bytes: u64,
+    files: u64,
+    symlinks: HashSet<Vec<u8>>,
+    dirs: HashSet<Vec<u8>>,
+    done: bool,
+}
+
+impl ArtifactWriter {
+    pub(crate) fn create(
+        store: ArtifactStore,
+        tmp: PathBuf,
+        limits: Limits,
+    ) -> Result<Self, SourceError> {
+        fs::create_dir(&tmp).map_err(|e| SourceError::io(&tmp, &e))?;
+        Ok(Self {
+            store,
+            tmp,
+            limits,
+            bytes: 0,
+            files: 0,
+            symlinks: HashSet::new(),
+            dirs: HashSet::new(),
+            done: false,
+        })
+    }
+
+    /// Adds a directory (and its parents) at `rel`, a `/`-separated relative path.
+    pub fn add_dir(&mut self, rel: &[u8]) -> Result<(), SourceError> {
+        let components = checked_components(rel)?;
+        self.ensure_dirs(&components, components.len())
+    }
+
+    /// Adds a regular file with `contents`.
+    pub fn add_file(
+        &mut self,
+        rel: &[u8],
+        executable: bool,
+        contents: &[u8],
+    ) -> Result<(), SourceError> {
+        let components = checked_components(rel)?;
+        self.count_entry(contents.len() as u64, rel)?;
+        self.ensure_dirs(&components, components.len() - 1)?;
+        let path = self.tmp.join(OsStr::from_bytes(rel));
+        let mode = if executable { 0o755 } else { 0o644 };
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&path)
+            .map_err(|e| SourceError::Rejected(format!("cannot create {}: {e}", show(rel))))?;
+        file.write_all(contents)
+            .map_err(|e| SourceError::io(&path, &e))?;
+        Ok(())
+    }
+
+    /// Adds a symlink at `rel` pointing to the relative `target`.
+    pub fn add_symlink(&mut self, rel: &[u8], target: &[u8]) -> Result<(), SourceError> {
+        let components = checked_components(rel)?;
+        if target.is_empty() || target.starts_with(b"/") {
+            return Err(SourceError::Rejected(format!(
+                "symlink {} points to the absolute or empty path {}",
+                show(rel),
+                show(target)
+            )));
+        }
+        // Lexical check: the target, taken from the link's directory, must not climb above
+        // the root. Chains through other symlinks are checked in `finish`.
+        let mut depth = components.len() as i64 - 1;
+        for part in target.split(|b| *b == b'/') {
+            match part {
+                b"" | b"." => {}
+                b".." => depth -= 1,
+                _ => depth += 1,
+            }
+            if depth < 0 {
+                return Err(SourceError::Rejected(format!(
+                    "symlink {} points outside the artifact ({})",
+                    show(rel),
+                    show(target)
+                )));
+            }
+        }
+        self.count_entry(0, rel)?;
+        self.ensure_dirs(&components, components.len() - 1)?;
+        let path = self.tmp.join(OsStr::from_bytes(rel));
+        symlink(OsStr::from_bytes(target), &path)
+            .map_err(|e| SourceError::Rejected(format!("cannot create {}: {e}", show(rel))))?;
+        self.symlinks.insert(rel.to_vec());
+        Ok(())
+    }
+
+    /// Checks the symlinks, digests the tree, makes it read-only and publishes it under
+    /// its digest. Content already in the store is reused, not duplicated.
+    pub fn finish(mut self, revision: Revision) -> Result<Artifact, SourceError> {
+        self.check_symlinks()?;
+        let summary = digest_tree(&self.tmp)?;
+        make_read_only(&self.tmp).map_err(|e| SourceError::io(&self.tmp, &e))?;
+        let (path, last_update_time) = self.store.publish(&self.tmp, &summary.digest)?;
+        self.done = true;
+        Ok(Artifact {
+            revision,
+            digest: summary.digest,
+            size: summary.size,
+            files: summary.files,
+            path,
+            last_update_time,
+        })
+    }
+
+    fn count_entry(&mut self, bytes: u64, rel: &[u8]) -> Result<(), SourceError> {
+        if self.files + 1 > self.limits.max_files {
+            return Err(SourceError::Rejected(format!(
+                "more than {} files (at {})",
+                self.limits.max_files,
+                show(rel)
+            )));
+        }
+        if self.bytes + bytes > self.limits.max_bytes {
+            return Err(SourceError::Rejected(format!(
+                "more than {} bytes (at {})",
+                self.limits.max_bytes,
+                show(rel)
+            )));
+        }
+        self.files += 1;
+        self.bytes += bytes;
+        Ok(())
+    }
+
+    /// Creates the first `count` components as directories, refusing to go through a
+    /// symlink.
+    fn ensure_dirs(&mut self, components: &[&[u8]], count: usize) -> Result<(), SourceError> {
+        let mut prefix = Vec::new();
+        for component in &components[..count] {
+            if !prefix.is_empty() {
+                prefix.push(b'/');
+            }
+            prefix.extend_from_slice(component);
+            if self.symlinks.contains(&prefix) {
+                return Err(SourceError::Rejected(format!(
+                    "{} would be written through the symlink {}",
+                    show(&components.join(&b'/')),
+                    show(&prefix)
+                )));
+            }
+            if self.dirs.insert(prefix.clone()) {
+                let path = self.tmp.join(OsStr::from_bytes(&prefix));
+                match fs::create_dir(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && path.is_dir() => {}
+                    Err(e) => {
+                        return Err(SourceError::Rejected(format!(
+                            "cannot create directory {}: {e}",
+                            show(&prefix)
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_symlinks(&self) -> Result<(), SourceError> {
+        let root = fs::canonicalize(&self.tmp).map_err(|e| SourceError::io(&self.tmp, &e))?;
+        for rel in &self.symlinks {
+            let link = self.tmp.join(OsStr::from_bytes(rel));
+            match fs::canonicalize(&link) {
+                Ok(resolved) if resolved.starts_with(&root) => {}
+                Ok(_) => {
+                    return Err(SourceError::Rejected(format!(
+                        "symlink {} resolves outside the artifact",
+                        show(rel)
+                    )));
+                }
+                Err(_) => {
+                    return Err(SourceError::Rejected(format!(
+                        "symlink {} does not resolve to anything inside the artifact",
+                        show(rel)
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for ArtifactWriter {
+    fn drop(&mut self) {
+        if !self.done && self.tmp.exists() {
+            // Best effort: a leftover is also removed when the store is next opened.
+            let _ = remove_tree(&self.tmp);
+        }
+    }
+}
+
+/// Splits `rel` into components, refusing absolute paths and `..`, `.` or empty parts.
+fn checked_components(rel: &[u8]) -> Result<Vec<&[u8]>, SourceError> {
+    if rel.is_empty() || rel.starts_with(b"/") || rel.contains(&0) {
+        return Err(SourceError::Rejected(format!(
+            "path {} is empty, absolute or contains NUL",
+            show(rel)
+        )));
+    }
+    let components: Vec<&[u8]> = rel.split(|b| *b == b'/').collect();
+    if components
+        .iter()
+        .any(|c| c.is_empty() || *c == b"." || *c == b"..")
+    {
+        return Err(SourceError::Rejected(format!(
+            "path {} has an empty, '.' or '..' component",
+            show(rel)
+        )));
+    }
+    Ok(components)
+}
+
+fn show(bytes: &[u8]) -> String {
+    format!("{:?}", String::from_utf8_lossy(bytes))
+}
+
+/// Files become 0444 (0555 if executable), directories 0555; symlinks have no mode.
+fn make_read_only(dir: &Path) -> std::io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let path = entry.path();
+        if kind.is_dir() {
+            make_read_only(&path)?;
+        } else if kind.is_file() {
+            let exec = entry.metadata()?.permissions().mode() & 0o111 != 0;
+            let mode = if exec { 0o555 } else { 0o444 };
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode))?;
+        }
+    }
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o555))
+}
