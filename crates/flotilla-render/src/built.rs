@@ -8,10 +8,14 @@
 //!
 //! Substitution works on the value tree, never on text, so a value cannot inject YAML
 //! structure (Flux substitutes text and strips newlines from inline values to limit that).
-//! Types follow Flux's text substitution: a placeholder in an unquoted scalar is typed
-//! by the text it becomes (`replicas: ${replicas}` with `replicas: "3"` is the integer 3;
-//! an empty result is null), while a quoted one (`value: "${port}"`) stays a string.
-//! Mapping keys are not substituted.
+//! Types follow Flux's text substitution, so manifests written for Flux render the same:
+//! a placeholder in a scalar is typed by the text it becomes (`replicas: ${replicas}` with
+//! `replicas: "3"` is the integer 3, an empty result is null). Quotes in the source do not
+//! help, because kustomize drops the quotes `"${port}"` does not need: as in Flux, it
+//! becomes the integer 8080, and a number meant as a string is written
+//! `${quote}${port}${quote}` with `quote: '"'`. What differs from Flux is only what text
+//! substitution gets wrong: a value is never read as YAML structure (`a: b` or `[1]` stay
+//! strings, `#` starts no comment). Mapping keys are not substituted.
 
 use std::collections::BTreeMap;
 
@@ -23,7 +27,7 @@ use crate::error::{ManifestError, SubstituteError};
 use crate::objects::{Object, ObjectSet};
 use crate::template::Template;
 use crate::variables::Variables;
-use crate::yaml_tree::{PathSegment, parse_documents, resolve_plain};
+use crate::yaml_tree::{PathSegment, parse_documents, resolve_substituted};
 
 /// The value of [`SUBSTITUTE_ANNOTATION`] (as a label or annotation) that opts an object
 /// out of substitution.
@@ -56,7 +60,7 @@ struct BuiltObject {
 struct Site {
     path: Vec<PathSegment>,
     template: Template,
-    /// Unquoted in the YAML: the substituted text is typed as YAML would type it.
+    /// Unquoted in kustomize's output: the substituted text is typed as YAML would.
     plain: bool,
 }
 
@@ -137,7 +141,7 @@ impl BuiltManifests {
                 })?;
                 if let Some(slot) = lookup(&mut value, &site.path) {
                     *slot = if site.plain {
-                        resolve_plain(&text)
+                        resolve_substituted(&text)
                     } else {
                         Value::String(text)
                     };

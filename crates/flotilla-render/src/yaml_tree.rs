@@ -1,13 +1,13 @@
 //! Reads a multi-document YAML stream (kustomize's output) into JSON values, remembering
 //! where the `${…}` placeholders are and how each was written.
 //!
-//! Flux substitutes on the YAML *text* and parses it again, so `replicas: ${replicas}`
-//! becomes the integer `3` while `value: "${port}"` stays the string `"8080"`. Serde hides
-//! how a scalar was quoted, so this module builds the tree from parser events itself: it
-//! records every string scalar containing `${` together with whether it was *plain*
-//! (unquoted). After substitution a plain scalar is resolved again ([`resolve_plain`]),
-//! exactly as a YAML reader would have done with the substituted text, while a quoted or
-//! block scalar stays a string. Mapping keys are never substituted.
+//! Flux substitutes on the YAML *text* of kustomize's output and parses it again, so a
+//! placeholder's type follows the text it becomes: `replicas: ${replicas}` with
+//! `replicas: "3"` is the integer 3. Serde hides how a scalar was written, so this module
+//! builds the tree from parser events itself and records every string scalar containing
+//! `${` together with whether kustomize wrote it *plain* (unquoted). After substitution
+//! a plain scalar is read again ([`resolve_substituted`]); one kustomize had to quote stays
+//! a string, as it does in Flux. Mapping keys are never substituted.
 
 use std::collections::HashMap;
 
@@ -213,6 +213,28 @@ fn scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Value {
     }
 }
 
+/// The value of a plain scalar whose text became `text` by substitution, as Flux's
+/// re-parse would read it, except that it never becomes a collection: the result is a
+/// scalar typed by [`resolve_plain`], or, when `text` is one whole quoted YAML scalar (Flux
+/// users write `${quote}${port}${quote}` with `quote: '"'` to keep a number a string,
+/// since kustomize drops the quotes of `"${port}"`), the string inside the quotes.
+pub(crate) fn resolve_substituted(text: &str) -> Value {
+    if text.starts_with(['"', '\'']) {
+        return match parse_documents(text).as_deref() {
+            Ok(
+                [
+                    Document {
+                        value: Value::String(unquoted),
+                        ..
+                    },
+                ],
+            ) => Value::String(unquoted.clone()),
+            _ => Value::String(text.to_owned()),
+        };
+    }
+    resolve_plain(text)
+}
+
 /// Types an unquoted scalar as YAML 1.2's core schema does, which is how kustomize and
 /// the API server (Go's yaml.v3) read it: null, booleans, integers (decimal, `0o`, `0x`)
 /// and floats; everything else, including `.inf` and `.nan` that JSON cannot hold, is a
@@ -304,6 +326,17 @@ mod tests {
         assert_eq!(resolve_plain("1.2.3"), json!("1.2.3"));
         assert_eq!(resolve_plain(".inf"), json!(".inf"));
         assert_eq!(resolve_plain("web-3"), json!("web-3"));
+    }
+
+    #[test]
+    fn substituted_text_is_read_as_a_scalar_never_as_structure() {
+        assert_eq!(resolve_substituted("8080"), json!(8080));
+        assert_eq!(resolve_substituted("\"8080\""), json!("8080"));
+        assert_eq!(resolve_substituted("'true'"), json!("true"));
+        assert_eq!(resolve_substituted("\"a\" b"), json!("\"a\" b"));
+        assert_eq!(resolve_substituted("a: b"), json!("a: b"));
+        assert_eq!(resolve_substituted("[1, 2]"), json!("[1, 2]"));
+        assert_eq!(resolve_substituted("x #y"), json!("x #y"));
     }
 
     #[test]
