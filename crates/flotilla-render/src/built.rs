@@ -17,7 +17,7 @@
 //! substitution gets wrong: a value is never read as YAML structure (`a: b` or `[1]` stay
 //! strings, `#` starts no comment). Mapping keys are not substituted.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use flotilla_api::common::CommonMetadata;
 use flotilla_api::well_known::SUBSTITUTE_ANNOTATION;
@@ -147,9 +147,19 @@ impl BuiltManifests {
                     };
                 }
             }
+            // Named as written: the substituted identity may hold a Secret's value.
             out.push(Object::new(value, &built.object.id.to_string())?);
         }
-        Ok(ObjectSet::new(out)?)
+        let mut seen = HashMap::with_capacity(out.len());
+        for (index, object) in out.iter().enumerate() {
+            if let Some(first) = seen.insert(&object.id, index) {
+                return Err(SubstituteError::Duplicate {
+                    first: Box::new(self.objects[first].object.id.clone()),
+                    second: Box::new(self.objects[index].object.id.clone()),
+                });
+            }
+        }
+        Ok(ObjectSet::from_unique(out))
     }
 }
 
@@ -325,7 +335,7 @@ data:
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "after substitution: duplicate object ConfigMap/a"
+            "ConfigMap/a${x} and ConfigMap/a${y} are the same object after substitution"
         );
     }
 

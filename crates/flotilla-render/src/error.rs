@@ -88,7 +88,16 @@ pub enum SubstituteError {
         /// The variable.
         source: Undefined,
     },
-    /// After substitution an object lacks its identity, or two objects collide.
+    /// After substitution an object lacks its identity.
     #[error("after substitution: {0}")]
     Object(#[from] ObjectError),
+    /// Two objects have the same identity after substitution. Both are named as the
+    /// manifests write them, since the substituted identity may hold a Secret's value.
+    #[error("{first} and {second} are the same object after substitution")]
+    Duplicate {
+        /// The first object, before substitution.
+        first: Box<ObjectId>,
+        /// The second object, before substitution.
+        second: Box<ObjectId>,
+    },
 }

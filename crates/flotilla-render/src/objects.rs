@@ -127,6 +127,11 @@ impl ObjectSet {
         Ok(Self { objects })
     }
 
+    /// Objects the caller has already checked for duplicates.
+    pub(crate) fn from_unique(objects: Vec<Object>) -> Self {
+        Self { objects }
+    }
+
     /// The objects, in order.
     pub fn iter(&self) -> std::slice::Iter<'_, Object> {
         self.objects.iter()

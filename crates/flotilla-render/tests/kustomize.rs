@@ -8,7 +8,7 @@ use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{kubectl_kustomize, kustomize, repo, spec};
+use common::{kubectl, kustomize, repo, spec};
 use flotilla_render::{BuildError, Kustomize, ObjectSet, Strictness, Variables};
 use serde_json::{Value, json};
 
@@ -377,4 +377,26 @@ async fn a_missing_kubectl_is_a_clear_error() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("/nonexistent/kubectl"), "{err}");
+}
+
+/// What `kubectl kustomize <dir>` prints, read by serde-saphyr (a different YAML reader
+/// from the crate's own).
+pub fn kubectl_kustomize(dir: &Path) -> Vec<Value> {
+    let output = std::process::Command::new(kubectl())
+        .arg("kustomize")
+        .arg(dir)
+        .output()
+        .expect("run kubectl kustomize");
+    assert!(
+        output.status.success(),
+        "kubectl kustomize {}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8(output.stdout).expect("UTF-8");
+    serde_saphyr::from_multiple::<Value>(&text)
+        .expect("kubectl's YAML")
+        .into_iter()
+        .filter(|v| !v.is_null())
+        .collect()
 }

@@ -33,25 +33,3 @@ pub fn spec(fields: Value) -> KustomizationSpec {
     }
     serde_json::from_value(spec).expect("a valid KustomizationSpec")
 }
-
-/// What `kubectl kustomize <dir>` prints, read by serde-saphyr (a different YAML reader
-/// from the crate's own).
-pub fn kubectl_kustomize(dir: &Path) -> Vec<Value> {
-    let output = std::process::Command::new(kubectl())
-        .arg("kustomize")
-        .arg(dir)
-        .output()
-        .expect("run kubectl kustomize");
-    assert!(
-        output.status.success(),
-        "kubectl kustomize {}: {}",
-        dir.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let text = String::from_utf8(output.stdout).expect("UTF-8");
-    serde_saphyr::from_multiple::<Value>(&text)
-        .expect("kubectl's YAML")
-        .into_iter()
-        .filter(|v| !v.is_null())
-        .collect()
-}
