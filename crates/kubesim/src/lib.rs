@@ -20,6 +20,7 @@ pub mod selectors;
 pub mod server;
 pub mod status;
 pub mod store;
+pub mod structural;
 pub mod validation;
 
 pub use cluster::ClusterConfig;

@@ -34,6 +34,9 @@ spec:
             properties:
               size:
                 type: integer
+              mode:
+                type: string
+                default: fast
               tags:
                 type: array
                 items:
@@ -75,7 +78,23 @@ async fn crd_established_then_custom_resources_round_trip() {
         let got: serde_json::Value =
             serde_json::from_str(&k.ok(&["get", "wd", "w1", "-o", "json"])).unwrap();
         assert_eq!(got["spec"]["size"], 3);
+        assert_eq!(got["spec"]["mode"], "fast", "defaulted from the schema");
         assert_eq!(got["metadata"]["generation"], 1);
+
+        // Unknown fields: refused under Strict (kubectl's default), pruned when validation is
+        // off (server-side apply refuses them outright, as the real server's typed merge does).
+        k.file("junk.yaml", &format!("{WIDGET}  junk: 1\n"));
+        let err = k.fails(&["apply", "--server-side", "-f", "junk.yaml"]);
+        assert!(err.contains("unknown field \"spec.junk\""), "{err}");
+        k.file(
+            "junk2.yaml",
+            &format!("{}  junk: 1\n", WIDGET.replace("name: w1", "name: w2")),
+        );
+        k.ok(&["create", "--validate=false", "-f", "junk2.yaml"]);
+        let got: serde_json::Value =
+            serde_json::from_str(&k.ok(&["get", "wd", "w2", "-o", "json"])).unwrap();
+        assert_eq!(got["spec"]["mode"], "fast");
+        assert!(got["spec"].get("junk").is_none(), "pruned: {got}");
 
         // Client-side apply of a custom resource goes as a merge patch.
         k.file("w2.yaml", &WIDGET.replace("size: 3", "size: 4"));

@@ -95,6 +95,7 @@ pub fn apply(
             }
             check_namespace(ctx, &store, true)?;
             let mut object = written.object;
+            fields::normalize_custom(ctx, &mut object);
             meta::prepare_create(ctx, &mut object)?;
             let stored = if ctx.query.dry_run {
                 object
@@ -108,6 +109,7 @@ pub fn apply(
                 return Ok(ok(&present(ctx, &live)));
             }
             let mut object = written.object;
+            fields::normalize_custom(ctx, &mut object);
             meta::prepare_update(ctx, &live, &mut object, subresource);
             if meta::is_noop(&live, &object) || ctx.query.dry_run {
                 return Ok(ok(&present(ctx, &object)));

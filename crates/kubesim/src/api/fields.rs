@@ -167,3 +167,17 @@ pub fn with_warnings(
     }
     response
 }
+
+/// Prunes and defaults a custom resource by its CRD's schema (built-ins pass untouched).
+pub fn normalize_custom(ctx: &Ctx<'_>, object: &mut Value) {
+    if ctx.info.builtin {
+        return;
+    }
+    let Some(def) = ctx.info.definition.as_deref() else {
+        return;
+    };
+    let custom = ctx.state.custom();
+    if let Some(schema) = custom.openapi.get(def) {
+        crate::structural::normalize(&ctx.state.shared.definitions.defs, schema, object, true);
+    }
+}

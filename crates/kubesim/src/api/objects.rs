@@ -76,6 +76,7 @@ pub fn create(ctx: &Ctx<'_>, bytes: bytes::Bytes) -> Result<Response<Body>, ApiE
     let mut object = body::decode_object(ctx, &bytes)?;
     let warnings = fields::check_fields(ctx, &object, false)?;
     let name = meta::prepare_create(ctx, &mut object)?;
+    fields::normalize_custom(ctx, &mut object);
     let object = fields::track_update(ctx, None, None, object)?;
     let key = key(ctx, &name);
     let mut store = ctx.state.store.lock();
@@ -157,6 +158,7 @@ pub fn write(
     }
     meta::prepare_update(ctx, &old, &mut new, subresource);
     metadata_mut(&mut new).insert("resourceVersion".into(), Value::String(current_rv));
+    fields::normalize_custom(ctx, &mut new);
     let new = fields::track_update(ctx, subresource, Some(&old), new)?;
     // The last finalizer of a deleting object going away completes the deletion.
     if meta::is_deleting(&old) && !meta::has_finalizers(&new) {
