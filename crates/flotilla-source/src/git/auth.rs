@@ -4,9 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use gix::credentials::helper::Action;
-use gix::credentials::protocol::Outcome;
-use gix::sec::identity::Account;
 use sha2::{Digest as _, Sha256};
 
 use crate::error::SourceError;
@@ -86,28 +83,38 @@ impl GitAuth {
             .collect()
     }
 
-    /// Answers gix's credential requests: basic credentials when the server asks for them.
-    pub(crate) fn answer(&self, action: Action) -> Option<Outcome> {
-        match (action, self) {
-            (Action::Get(context), Self::Basic { username, password }) => Some(Outcome {
-                identity: Account {
-                    username: username.clone(),
-                    password: password.clone(),
-                    oauth_refresh_token: None,
-                },
-                next: context.into(),
-            }),
-            _ => None,
-        }
-    }
-
-    /// The header a bearer token travels in.
-    pub(crate) fn extra_header(&self) -> Option<String> {
+    /// The `Authorization` header the credentials travel in, on every request. Basic
+    /// credentials are sent up front, as Flux does, rather than through gix's credential
+    /// callback, which refuses them over plain `http://`. gix does not follow redirects
+    /// once such a header is configured, so they never reach another host.
+    pub(crate) fn header(&self) -> Option<String> {
         match self {
+            Self::Anonymous => None,
+            Self::Basic { username, password } => Some(format!(
+                "Authorization: Basic {}",
+                base64(format!("{username}:{password}").as_bytes())
+            )),
             Self::Bearer(token) => Some(format!("Authorization: Bearer {token}")),
-            _ => None,
         }
     }
+}
+
+/// Standard base64 with padding (RFC 4648), for the basic-auth header.
+fn base64(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let byte = |i: usize| u32::from(chunk.get(i).copied().unwrap_or(0));
+        let n = (byte(0) << 16) | (byte(1) << 8) | byte(2);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -129,9 +136,16 @@ mod tests {
         let bearer =
             GitAuth::from_secret_data(&data(&[("bearerToken", "t0k"), ("username", "u")])).unwrap();
         assert_eq!(
-            bearer.extra_header().as_deref(),
+            bearer.header().as_deref(),
             Some("Authorization: Bearer t0k")
         );
+        assert_eq!(
+            basic.header().as_deref(),
+            Some("Authorization: Basic dTpodW50ZXIy")
+        );
+        assert_eq!(base64(b"foob"), "Zm9vYg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(GitAuth::Anonymous.header(), None);
         assert!(GitAuth::from_secret_data(&data(&[("username", "u")])).is_err());
         assert_eq!(
             GitAuth::from_secret_data(&data(&[("ca.crt", "x")])).unwrap(),

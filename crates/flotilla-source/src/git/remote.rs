@@ -74,6 +74,7 @@ impl Remote<'_> {
     ) -> Result<(gix::Repository, Resolved), SourceError> {
         let reused_cache = cache.join("HEAD").is_file();
         if !reused_cache {
+            std::fs::create_dir_all(cache).map_err(|e| SourceError::io(cache, &e))?;
             gix::init_bare(cache).map_err(|e| self.error(&e))?;
         }
         let repo =
@@ -169,12 +170,14 @@ impl Remote<'_> {
             let outcome = prepare
                 .with_shallow(Shallow::DepthAtRemote(NonZeroU32::MIN))
                 .receive(Discard, self.interrupt)
-                .map_err(|e| match target {
+                .map_err(|e| match (target, self.error(&e)) {
                     // The server refuses wants of objects it does not have.
-                    GitTarget::Commit { .. } if e.to_string().contains("not our ref") => {
+                    (GitTarget::Commit { .. }, SourceError::Git { message, .. })
+                        if message.contains("not our ref") =>
+                    {
                         self.not_found(target)
                     }
-                    _ => self.error(&e),
+                    (_, error) => error,
                 })?;
             if let gix::remote::fetch::Status::Change {
                 write_pack_bundle, ..
@@ -205,11 +208,12 @@ impl Remote<'_> {
             .with_fetch_tags(Tags::None)
             .with_refspecs([spec], Direction::Fetch)
             .map_err(|e| self.error(&e))?;
-        let auth = self.auth;
         let mut connection = remote
             .connect(Direction::Fetch)
             .map_err(|e| self.error(&e))?
-            .with_credentials(move |action| Ok(auth.answer(action)));
+            // Credentials travel in a header we set; answering gix's requests with nothing
+            // keeps credential helpers and prompts out.
+            .with_credentials(|_| Ok(None));
         if let Some(mut options) = repo
             .transport_options(self.url, None)
             .map_err(|e| self.error(&e))?
@@ -220,7 +224,7 @@ impl Remote<'_> {
                 // timer cannot stop the blocking thread.
                 http.low_speed_limit_bytes_per_second = 1;
                 http.low_speed_time_seconds = self.timeout.as_secs().max(1);
-                http.extra_headers.extend(auth.extra_header());
+                http.extra_headers.extend(self.auth.header());
             }
             connection = connection.with_transport_options(options);
         }
