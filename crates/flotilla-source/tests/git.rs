@@ -310,6 +310,13 @@ async fn an_unresponsive_host_times_out_within_the_timeout() {
         "{err:?}"
     );
     assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    // The blocking fetch gives up too (reqwest's timeout), closing its connection, so it
+    // does not hold the cache repository's lock forever.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while silent.closed_connections() == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(silent.closed_connections() >= 1);
 }
 
 #[tokio::test]

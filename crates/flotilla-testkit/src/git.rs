@@ -456,30 +456,42 @@ fn base64(input: &[u8]) -> String {
     out
 }
 
-/// A TCP server that accepts connections and never answers: an unresponsive host.
+/// A TCP server that accepts connections and never answers: an unresponsive host. It
+/// counts connections the client closed, to show that a client gave up.
 #[derive(Debug)]
 pub struct SilentServer {
     addr: SocketAddr,
+    closed: Arc<AtomicU64>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl SilentServer {
-    /// Starts accepting on a free loopback port, holding every connection open.
+    /// Starts accepting on a free loopback port, reading and ignoring what clients send.
     pub async fn start() -> anyhow::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
+        let closed = Arc::new(AtomicU64::new(0));
+        let counter = closed.clone();
         let task = tokio::spawn(async move {
-            let mut held = Vec::new();
-            while let Ok((stream, _)) = listener.accept().await {
-                held.push(stream);
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let counter = counter.clone();
+                tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut stream, &mut tokio::io::sink()).await;
+                    counter.fetch_add(1, Ordering::SeqCst);
+                });
             }
         });
-        Ok(Self { addr, task })
+        Ok(Self { addr, closed, task })
     }
 
     /// An `http://` URL on this server.
     pub fn url(&self) -> String {
         format!("http://{}/repo.git", self.addr)
+    }
+
+    /// Connections the client has closed so far.
+    pub fn closed_connections(&self) -> u64 {
+        self.closed.load(Ordering::SeqCst)
     }
 }
 

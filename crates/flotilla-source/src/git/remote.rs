@@ -14,12 +14,14 @@
 use std::num::NonZeroU32;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gix::ObjectId;
 use gix::progress::Discard;
 use gix::protocol::transport::client::blocking_io::Transport;
 use gix::protocol::transport::client::blocking_io::http::Options as HttpOptions;
+use gix::protocol::transport::client::blocking_io::http::reqwest::Options as ReqwestOptions;
 use gix::remote::Direction;
 use gix::remote::fetch::{Shallow, Tags};
 
@@ -220,10 +222,14 @@ impl Remote<'_> {
         {
             if let Some(http) = options.downcast_mut::<HttpOptions>() {
                 http.connect_timeout = Some(self.timeout);
-                // Abort a transfer that stalls for the whole timeout even if the caller's
-                // timer cannot stop the blocking thread.
-                http.low_speed_limit_bytes_per_second = 1;
-                http.low_speed_time_seconds = self.timeout.as_secs().max(1);
+                // The caller's timer cannot stop a blocking read; reqwest's own timeout
+                // ends the request (and frees the cache lock) within the same bound.
+                let timeout = self.timeout;
+                let reqwest = ReqwestOptions {
+                    configure_client: Some(Box::new(move |client| Ok(client.timeout(timeout)))),
+                    configure_request: None,
+                };
+                http.backend = Some(Arc::new(Mutex::new(reqwest)));
                 http.extra_headers.extend(self.auth.header());
             }
             connection = connection.with_transport_options(options);
