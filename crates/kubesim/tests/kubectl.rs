@@ -32,7 +32,7 @@ async fn version_reports_the_configured_server_version() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_resources_lists_builtins_without_complaint() {
-    each_client(async |k: &Kubectl, _c| {
+    each_client(async |k: &Kubectl, c| {
         let out = k.run(&["api-resources", "-o", "wide"]);
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -50,6 +50,10 @@ async fn api_resources_lists_builtins_without_complaint() {
         assert_eq!(row("deployments")[1..4], ["deploy", "apps/v1", "true"]);
         assert_eq!(row("namespaces")[1..4], ["ns", "v1", "false"]);
         assert!(row("customresourcedefinitions").contains(&"apiextensions.k8s.io/v1"));
+        // Aggregated discovery: two documents, no per-group-version fetches.
+        let log = c.request_log();
+        assert!(log.iter().any(|r| r.path == "/apis" && r.status == 200));
+        assert!(!log.iter().any(|r| r.path == "/apis/apps/v1"), "{log:#?}");
     })
     .await;
 }

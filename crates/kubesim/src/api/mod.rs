@@ -114,6 +114,7 @@ pub async fn handle(
     let content_type = header_str(&req, header::CONTENT_TYPE);
     let user_agent = header_str(&req, header::USER_AGENT);
     let authorization = header_str(&req, header::AUTHORIZATION);
+    let accept = header_str(&req, header::ACCEPT);
     let parsed = Query::parse(Some(&raw_query));
     let field_manager = parsed.as_ref().ok().and_then(|q| q.field_manager.clone());
 
@@ -131,8 +132,11 @@ pub async fn handle(
                     route,
                     method.clone(),
                     query,
-                    content_type.clone(),
-                    user_agent.clone(),
+                    Headers {
+                        content_type: content_type.clone(),
+                        user_agent: user_agent.clone(),
+                        accept,
+                    },
                     body,
                 )
                 .await
@@ -162,15 +166,27 @@ fn get_only(method: &Method) -> Result<(), ApiError> {
     }
 }
 
+/// The request headers the handlers look at.
+#[derive(Debug)]
+struct Headers {
+    content_type: Option<String>,
+    user_agent: Option<String>,
+    accept: Option<String>,
+}
+
 async fn dispatch(
     state: &Arc<ClusterState>,
     route: Route,
     method: Method,
     query: Query,
-    content_type: Option<String>,
-    user_agent: Option<String>,
+    headers: Headers,
     body: Body,
 ) -> Result<Response<Body>, ApiError> {
+    let Headers {
+        content_type,
+        user_agent,
+        accept,
+    } = headers;
     let catalog = state.catalog();
     match route {
         Route::Version => {
@@ -182,6 +198,16 @@ async fn dispatch(
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            Ok(r)
+        }
+        Route::CoreVersions | Route::Groups if documents::wants_aggregated(accept.as_deref()) => {
+            get_only(&method)?;
+            let doc = documents::aggregated(&catalog, route == Route::CoreVersions);
+            let mut r = ok(&doc);
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(documents::AGGREGATED_CONTENT_TYPE),
             );
             Ok(r)
         }

@@ -148,9 +148,99 @@ pub fn resource_list(catalog: &Catalog, group: &str, version: &str) -> Option<Va
     }))
 }
 
+/// The content type of aggregated discovery (`apidiscovery.k8s.io/v2`).
+pub const AGGREGATED_CONTENT_TYPE: &str =
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+
+/// Whether an `Accept` header asks for aggregated discovery v2.
+pub fn wants_aggregated(accept: Option<&str>) -> bool {
+    accept.is_some_and(|a| {
+        a.split(',').any(|t| {
+            let t = t.replace(' ', "");
+            t.contains("g=apidiscovery.k8s.io")
+                && t.contains("v=v2;")
+                && t.contains("as=APIGroupDiscoveryList")
+                || t.ends_with("g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList")
+        })
+    })
+}
+
+fn aggregated_subresource(r: &ResourceInfo, sub: &str) -> Value {
+    let legacy = subresource_entry(r, sub);
+    let kind = |g: &str, v: &str, k: &str| json!({"group": g, "version": v, "kind": k});
+    let response_kind = match sub {
+        "scale" => kind("autoscaling", "v1", "Scale"),
+        "token" => kind("authentication.k8s.io", "v1", "TokenRequest"),
+        "eviction" => kind("policy", "v1", "Eviction"),
+        _ => kind(&r.group, &r.version, &r.kind),
+    };
+    json!({"subresource": sub, "responseKind": response_kind, "verbs": legacy["verbs"]})
+}
+
+/// One group of aggregated discovery (`name` empty for the core group).
+fn aggregated_group(catalog: &Catalog, group: &str, versions: &[String]) -> Value {
+    let versions: Vec<Value> =
+        versions
+            .iter()
+            .map(|version| {
+                let resources: Vec<Value> = catalog
+                .in_group_version(group, version)
+                .map(|r| {
+                    let mut entry = json!({
+                        "resource": r.plural,
+                        "responseKind": {"group": r.group, "version": r.version, "kind": r.kind},
+                        "scope": if r.namespaced { "Namespaced" } else { "Cluster" },
+                        "singularResource": r.singular,
+                        "verbs": RESOURCE_VERBS,
+                    });
+                    if !r.short_names.is_empty() {
+                        entry["shortNames"] = json!(r.short_names);
+                    }
+                    if !r.categories.is_empty() {
+                        entry["categories"] = json!(r.categories);
+                    }
+                    if !r.subresources.is_empty() {
+                        entry["subresources"] = Value::Array(
+                            r.subresources.iter().map(|s| aggregated_subresource(r, s)).collect(),
+                        );
+                    }
+                    entry
+                })
+                .collect();
+                json!({"version": version, "resources": resources, "freshness": "Current"})
+            })
+            .collect();
+    json!({"metadata": {"name": group, "creationTimestamp": null}, "versions": versions})
+}
+
+/// Aggregated discovery for `/api` (`core`) or `/apis`.
+pub fn aggregated(catalog: &Catalog, core: bool) -> Value {
+    let items: Vec<Value> = catalog
+        .groups()
+        .iter()
+        .filter(|(g, _)| g.is_empty() == core)
+        .map(|(g, v)| aggregated_group(catalog, g, v))
+        .collect();
+    json!({
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": "apidiscovery.k8s.io/v2",
+        "metadata": {},
+        "items": items,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recognises_the_aggregated_accept_header() {
+        assert!(wants_aggregated(Some(
+            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"
+        )));
+        assert!(!wants_aggregated(Some("application/json, */*")));
+        assert!(!wants_aggregated(None));
+    }
 
     #[test]
     fn version_splits_major_and_minor() {
