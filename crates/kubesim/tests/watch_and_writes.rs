@@ -292,3 +292,31 @@ async fn dry_run_status_subresource_and_finalizers() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_of_one_object_by_url() {
+    let fleet = common::start_one(true).await;
+    let cluster = &fleet.clusters()[0];
+    let c = client(cluster).await;
+    let api: Api<ConfigMap> = Api::namespaced(c.clone(), "default");
+    for name in ["a", "b"] {
+        api.create(
+            &PostParams::default(),
+            &cm(json!({"metadata": {"name": name}})),
+        )
+        .await
+        .unwrap();
+    }
+    let req =
+        http::Request::get("/api/v1/namespaces/default/configmaps/a?watch=true&timeoutSeconds=1")
+            .body(Vec::new())
+            .unwrap();
+    let text = c.request_text(req).await.unwrap();
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.len(), 1, "{text}");
+    assert_eq!(events[0]["type"], "ADDED");
+    assert_eq!(events[0]["object"]["metadata"]["name"], "a");
+}

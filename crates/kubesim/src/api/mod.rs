@@ -289,6 +289,17 @@ async fn resource(ctx: Ctx<'_>, method: Method, body: Body) -> Result<Response<B
         return scale::handle(&ctx, method, body).await;
     }
     let named = ctx.path.name.is_some();
+    // The deprecated watch of one object by URL is a watch of its collection by name.
+    if named && method == Method::GET && ctx.query.watch && ctx.path.subresource.is_none() {
+        let mut ctx = ctx;
+        let by_name = format!("metadata.name={}", ctx.name());
+        ctx.query.field_selector = Some(match ctx.query.field_selector.take() {
+            Some(f) if !f.is_empty() => format!("{f},{by_name}"),
+            _ => by_name,
+        });
+        ctx.path.name = None;
+        return watch::watch(&ctx);
+    }
     match (method, named) {
         (Method::GET, false) if ctx.query.watch => watch::watch(&ctx),
         (Method::GET, false) => list::list(&ctx),
