@@ -72,6 +72,7 @@ pub struct ClusterState {
     pub log: RequestLog,
     /// `host:port` the cluster serves on.
     pub address: String,
+    pub faults: crate::faults::Faults,
 }
 
 /// The namespaces every real cluster starts with.
@@ -95,6 +96,7 @@ impl ClusterState {
             pki,
             shared,
             address,
+            faults: Default::default(),
         };
         state.seed();
         state

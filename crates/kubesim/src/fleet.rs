@@ -283,6 +283,21 @@ impl ClusterHandle {
         self.state.store.lock().resource_version()
     }
 
+    /// Adds a fault-injection rule (see [`crate::faults`]).
+    pub fn inject(&self, fault: crate::faults::Fault) {
+        self.state.faults.add(fault);
+    }
+
+    /// Removes every fault-injection rule.
+    pub fn clear_faults(&self) {
+        self.state.faults.clear();
+    }
+
+    /// Ends every open watch stream now.
+    pub fn drop_watches(&self) {
+        self.state.faults.drop_watches();
+    }
+
     /// Forces a compaction: watches resuming from any earlier resourceVersion get 410.
     pub fn compact(&self) {
         self.state.store.compact();

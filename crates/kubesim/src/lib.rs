@@ -10,6 +10,7 @@ pub mod api;
 pub mod cluster;
 pub mod crd;
 pub mod discovery;
+pub mod faults;
 pub mod fleet;
 pub mod kubeconfig;
 pub mod namespaces;
@@ -24,6 +25,7 @@ pub mod structural;
 pub mod validation;
 
 pub use cluster::ClusterConfig;
+pub use faults::{Fault, FaultAction};
 pub use fleet::{ClusterHandle, Fleet, FleetConfig, FleetError, FleetHandle};
 pub use kubeconfig::KubeconfigUser;
 pub use request_log::RequestRecord;

@@ -26,6 +26,8 @@ pub struct Details {
     /// The resource (plural) for storage errors, as the real server does.
     pub kind: Option<String>,
     pub causes: Vec<Cause>,
+    /// `details.retryAfterSeconds` (429, 503).
+    pub retry_after_seconds: Option<u32>,
 }
 
 /// A failed request, rendered as a `Status` object. Details are boxed to keep the error
@@ -195,6 +197,9 @@ impl ApiError {
                 .collect();
             details.insert("causes".into(), Value::Array(causes));
         }
+        if let Some(seconds) = self.details.retry_after_seconds {
+            details.insert("retryAfterSeconds".into(), json!(seconds));
+        }
         if !details.is_empty() {
             status.insert("details".into(), Value::Object(details));
         }
@@ -214,7 +219,15 @@ impl std::error::Error for ApiError {}
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let code = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        crate::api::json_response(code, &self.to_status())
+        let mut response = crate::api::json_response(code, &self.to_status());
+        if let Some(seconds) = self.details.retry_after_seconds
+            && let Ok(v) = axum::http::HeaderValue::from_str(&seconds.to_string())
+        {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, v);
+        }
+        response
     }
 }
 

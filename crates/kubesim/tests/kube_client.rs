@@ -364,3 +364,71 @@ async fn list_selectors_and_paging() {
         .unwrap();
     assert_eq!(all.len(), 4, "Init, two InitApply, InitDone: {all:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_faults_and_dropped_watches() {
+    use kubesim::Fault;
+    let fleet = common::start_one(true).await;
+    let cluster = &fleet.clusters()[0];
+    let api: Api<ConfigMap> = Api::namespaced(client(cluster).await, "default");
+    api.create(&PostParams::default(), &cm("a", "1"))
+        .await
+        .unwrap();
+
+    // kube-rs honours Retry-After on a 429 and retries.
+    cluster.inject(
+        Fault::throttle(1)
+            .method("GET")
+            .path_contains("/configmaps/a")
+            .times(1),
+    );
+    let started = std::time::Instant::now();
+    api.get("a").await.unwrap();
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    let throttled = cluster
+        .request_log()
+        .into_iter()
+        .filter(|r| r.status == 429)
+        .count();
+    assert_eq!(throttled, 1);
+
+    cluster.inject(Fault::status(500).times(1));
+    let status = api_status(api.get("a").await.unwrap_err());
+    assert_eq!(
+        (status.code, status.reason.as_str()),
+        (500, "InternalError")
+    );
+
+    cluster.inject(Fault::latency(Duration::from_millis(300)).times(1));
+    let started = std::time::Instant::now();
+    api.get("a").await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    cluster.clear_faults();
+
+    // A dropped watch is resumed from the last resourceVersion, without a relist.
+    let mut stream = watcher(api.clone(), watcher::Config::default()).boxed();
+    assert_eq!(initial_names(&mut stream).await, ["a"]);
+    api.create(&PostParams::default(), &cm("b", "1"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        next_event(&mut stream).await.unwrap(),
+        watcher::Event::Apply(_)
+    ));
+    cluster.drop_watches();
+    api.create(&PostParams::default(), &cm("c", "1"))
+        .await
+        .unwrap();
+    match next_event(&mut stream).await.unwrap() {
+        watcher::Event::Apply(o) => assert_eq!(name(&o), "c"),
+        other => panic!("expected Apply(c), got {other:?}"),
+    }
+    let log = cluster.request_log();
+    let watches = log.iter().filter(|r| r.is_watch()).count();
+    assert!(watches >= 2, "the watch was reopened: {log:#?}");
+    let lists = log
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("/configmaps") && !r.is_watch())
+        .count();
+    assert_eq!(lists, 1, "no relist after a dropped watch");
+}

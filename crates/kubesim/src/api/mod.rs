@@ -120,8 +120,14 @@ pub async fn handle(
 
     let route = route::parse(&path);
     let public = matches!(route, Route::Version | Route::Health) && authorization.is_none();
+    let verdict = state.faults.check(method.as_str(), &path);
+    if let Some(delay) = verdict.delay {
+        tokio::time::sleep(delay).await;
+    }
     let response = if !public && !authenticated(&state, conn, authorization.as_deref()) {
         ApiError::unauthorized().into_response()
+    } else if let Some((error, _)) = verdict.error {
+        error.into_response()
     } else {
         match parsed {
             Err(e) => e.into_response(),

@@ -84,6 +84,8 @@ struct Watcher {
     next_bookmark: Instant,
     deadline: Instant,
     done: bool,
+    /// Changes when the cluster drops all watches (fault injection).
+    dropped: tokio::sync::watch::Receiver<u64>,
 }
 
 /// The line a watch of `info` in `namespace` with `selectors` sends for a stored event,
@@ -158,6 +160,7 @@ impl Watcher {
                     // client resumes from the last resourceVersion it saw.
                     Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return None,
                 },
+                _ = self.dropped.changed() => return None,
                 _ = tokio::time::sleep_until(self.deadline) => {
                     self.done = true;
                     if self.bookmarks {
@@ -250,6 +253,7 @@ pub fn watch(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
                         next_bookmark: Instant::now(),
                         deadline: Instant::now(),
                         done: true,
+                        dropped: ctx.state.faults.watch_epoch(),
                     }));
                 }
             }
@@ -271,6 +275,7 @@ pub fn watch(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         next_bookmark: now + config.bookmark_interval,
         deadline: now + timeout,
         done: false,
+        dropped: ctx.state.faults.watch_epoch(),
     }))
 }
 
