@@ -129,7 +129,13 @@ async fn crud_and_optimistic_concurrency() {
     assert_eq!(status.code, 404);
     assert_eq!(status.message, "namespaces \"zzz\" not found");
 
-    api.delete("a", &DeleteParams::default()).await.unwrap();
+    // A finished deletion of a built-in answers with a Success Status.
+    let deleted = api.delete("a", &DeleteParams::default()).await.unwrap();
+    let status = deleted.right().expect("a Status");
+    assert_eq!(
+        status.status,
+        Some(kube::core::response::StatusSummary::Success)
+    );
     let status = api_status(api.get("a").await.unwrap_err());
     assert_eq!((status.code, status.reason.as_str()), (404, "NotFound"));
 

@@ -286,5 +286,25 @@ pub fn delete(ctx: &Ctx<'_>, bytes: bytes::Bytes) -> Result<Response<Body>, ApiE
     let object = delete_locked(&mut store, &key, opts.dry_run).ok_or_else(|| ctx.not_found())?;
     drop(store);
     after_delete(ctx, std::slice::from_ref(&key));
-    Ok(ok(&present(ctx, &object)))
+    // A deletion still pending (finalizers, a terminating namespace) answers with the
+    // object, as does any custom resource; a finished deletion of a built-in answers with
+    // a Success Status, as the real registry does.
+    if meta::is_deleting(&object) || !info.builtin {
+        return Ok(ok(&present(ctx, &object)));
+    }
+    let mut details = json!({
+        "name": ctx.name(),
+        "kind": info.plural,
+        "uid": meta::meta_str(&object, "uid").unwrap_or(""),
+    });
+    if !info.group.is_empty() {
+        details["group"] = json!(info.group);
+    }
+    Ok(ok(&json!({
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": details,
+    })))
 }
