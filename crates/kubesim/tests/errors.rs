@@ -91,6 +91,23 @@ async fn malformed_and_mistyped_requests() {
     .await;
     assert_eq!(code, 405);
     assert_status(&body, 405, "MethodNotAllowed");
+    // Names must be RFC 1123 subdomains.
+    let (code, body) = raw(
+        &c,
+        "POST",
+        CMS,
+        "application/json",
+        serde_json::to_vec(&json!({"metadata": {"name": "Bad_Name"}})).unwrap(),
+    )
+    .await;
+    assert_eq!(code, 422, "{body}");
+    assert_status(&body, 422, "Invalid");
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("ConfigMap \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain"),
+        "{message}"
+    );
+    assert_eq!(body["details"]["causes"][0]["field"], "metadata.name");
     // generateName gets a suffix.
     let (code, body) = raw(
         &c,

@@ -46,6 +46,58 @@ pub fn meta_str<'a>(object: &'a Value, field: &str) -> Option<&'a str> {
     metadata(object)?.get(field)?.as_str()
 }
 
+fn alnum(c: char) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit()
+}
+
+/// An RFC 1123 label: `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, at most 63 characters.
+pub fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.chars().all(|c| alnum(c) || c == '-')
+        && s.starts_with(alnum)
+        && s.ends_with(alnum)
+}
+
+/// An RFC 1123 subdomain: dot-separated labels, at most 253 characters.
+pub fn is_dns_subdomain(s: &str) -> bool {
+    s.len() <= 253 && s.split('.').all(is_dns_label)
+}
+
+/// The name rule of the real server: namespaces are labels, everything else subdomains.
+fn check_name(ctx: &Ctx<'_>, name: &str) -> Result<(), ApiError> {
+    let info = &ctx.info;
+    let namespace = info.builtin && info.group.is_empty() && info.kind == "Namespace";
+    let (ok, what, example, regex) = if namespace {
+        (
+            is_dns_label(name),
+            "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character",
+            "my-name', or '123-abc",
+            "[a-z0-9]([-a-z0-9]*[a-z0-9])?",
+        )
+    } else {
+        (
+            is_dns_subdomain(name),
+            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
+            "example.com",
+            "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*",
+        )
+    };
+    if ok {
+        return Ok(());
+    }
+    let detail = format!(
+        "Invalid value: \"{name}\": {what} (e.g. '{example}', regex used for validation is '{regex}')"
+    );
+    Err(ApiError::invalid(
+        &info.group,
+        &info.kind,
+        name,
+        "metadata.name",
+        &detail,
+    ))
+}
+
 /// Applies create-time defaults and server-set fields; returns the object's name.
 pub fn prepare_create(ctx: &Ctx<'_>, object: &mut Value) -> Result<String, ApiError> {
     let info = &ctx.info;
@@ -82,6 +134,7 @@ pub fn prepare_create(ctx: &Ctx<'_>, object: &mut Value) -> Result<String, ApiEr
         name = format!("{prefix}{}", random_suffix());
         meta.insert("name".into(), Value::String(name.clone()));
     }
+    check_name(ctx, &name)?;
     if info.namespaced {
         match meta.get("namespace").and_then(Value::as_str) {
             Some(ns) if !ns.is_empty() && ns != path_ns => {
@@ -240,4 +293,20 @@ pub fn is_deleting(object: &Value) -> bool {
     metadata(object)
         .and_then(|m| m.get("deletionTimestamp"))
         .is_some_and(|v| !v.is_null())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dns_names() {
+        assert!(is_dns_label("web-1"));
+        assert!(!is_dns_label("Web"));
+        assert!(!is_dns_label("-a"));
+        assert!(!is_dns_label("a.b"));
+        assert!(is_dns_subdomain("widgets.example.com"));
+        assert!(!is_dns_subdomain("a..b"));
+        assert!(!is_dns_subdomain(&"a".repeat(254)));
+    }
 }
