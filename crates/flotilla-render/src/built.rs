@@ -148,7 +148,7 @@ impl BuiltManifests {
                 }
             }
             // Named as written: the substituted identity may hold a Secret's value.
-            out.push(Object::new(value, &built.object.id.to_string())?);
+            out.push(Object::with_origin(value, || built.object.id.to_string())?);
         }
         let mut seen = HashMap::with_capacity(out.len());
         for (index, object) in out.iter().enumerate() {

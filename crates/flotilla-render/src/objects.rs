@@ -70,17 +70,24 @@ pub enum ObjectError {
 impl Object {
     /// Reads the identity of `value`; `origin` names it in errors.
     pub fn new(value: Value, origin: &str) -> Result<Self, ObjectError> {
+        Self::with_origin(value, || origin.to_owned())
+    }
+
+    /// [`Object::new`] that formats the origin only on error: the per-cluster path reads
+    /// the identity of every substituted object.
+    pub(crate) fn with_origin(
+        value: Value,
+        origin: impl Fn() -> String,
+    ) -> Result<Self, ObjectError> {
         let Some(map) = value.as_object() else {
-            return Err(ObjectError::NotAMapping {
-                origin: origin.to_owned(),
-            });
+            return Err(ObjectError::NotAMapping { origin: origin() });
         };
         let field = |v: Option<&Value>, field: &'static str| {
             v.and_then(Value::as_str)
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
                 .ok_or_else(|| ObjectError::Missing {
-                    origin: origin.to_owned(),
+                    origin: origin(),
                     field,
                 })
         };
