@@ -38,7 +38,7 @@ impl ClusterConfig {
             name: name.into(),
             kubernetes_version: "v1.35.2".to_string(),
             watch_list: true,
-            watch_history: 1000,
+            watch_history: 10_000,
             bookmark_interval: Duration::from_secs(60),
             default_watch_timeout: Duration::from_secs(1800),
             port: 0,

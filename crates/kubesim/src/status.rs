@@ -143,12 +143,12 @@ impl ApiError {
         ApiError::new(405, "MethodNotAllowed", message)
     }
 
-    pub fn unsupported_media_type(content_type: &str, accepted: &[&str]) -> Self {
+    /// 415. The real server names what it accepts, not what it got.
+    pub fn unsupported_media_type(accepted: &[&str]) -> Self {
         let message = format!(
             "the body of the request was in an unknown format - accepted media types include: {}",
             accepted.join(", ")
         );
-        let _ = content_type;
         ApiError::new(415, "UnsupportedMediaType", message)
     }
 

@@ -77,13 +77,10 @@ pub fn apply(
     let live = store.get(&key).cloned();
     let written = with_field_manager(ctx, subresource, |fm| {
         let Some(fm) = fm else {
-            return Err(ApiError::unsupported_media_type(
-                "application/apply-patch+yaml",
-                &[
-                    "application/json-patch+json",
-                    "application/merge-patch+json",
-                ],
-            ));
+            return Err(ApiError::unsupported_media_type(&[
+                "application/json-patch+json",
+                "application/merge-patch+json",
+            ]));
         };
         fm.apply(live.as_deref(), &config, &writer, ctx.query.force)
             .map_err(|e| fields::ssa_error(ctx, e))

@@ -74,10 +74,7 @@ pub fn decode_object(ctx: &Ctx<'_>, bytes: &[u8]) -> Result<Value, ApiError> {
         "application/vnd.kubernetes.protobuf" => {
             let object = crate::protobuf::decode(bytes).map_err(|e| match e {
                 crate::protobuf::ProtobufError::UnsupportedKind(_) => {
-                    ApiError::unsupported_media_type(
-                        &media,
-                        &["application/json", "application/yaml"],
-                    )
+                    ApiError::unsupported_media_type(&["application/json", "application/yaml"])
                 }
                 other => {
                     ApiError::bad_request(format!("the object provided is unrecognized: {other}"))
@@ -86,10 +83,10 @@ pub fn decode_object(ctx: &Ctx<'_>, bytes: &[u8]) -> Result<Value, ApiError> {
             return check_type(ctx, object);
         }
         _ => {
-            return Err(ApiError::unsupported_media_type(
-                &media,
-                &["application/json", "application/yaml"],
-            ));
+            return Err(ApiError::unsupported_media_type(&[
+                "application/json",
+                "application/yaml",
+            ]));
         }
     };
     check_type(ctx, parse_json_or_yaml(bytes, yaml)?)

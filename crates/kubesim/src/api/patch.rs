@@ -68,7 +68,7 @@ pub fn patch(ctx: &Ctx<'_>, bytes: bytes::Bytes) -> Result<Response<Body>, ApiEr
         }
         "application/strategic-merge-patch+json" => {
             if !ctx.info.builtin {
-                return Err(ApiError::unsupported_media_type(&media, &ACCEPTED[..3]));
+                return Err(ApiError::unsupported_media_type(&ACCEPTED[..3]));
             }
             // Approximation until strategic merge lands: lists replace instead of merging
             // by key. Maps and scalars (labels, annotations, replicas, images) are exact.
@@ -114,6 +114,6 @@ pub fn patch(ctx: &Ctx<'_>, bytes: bytes::Bytes) -> Result<Response<Body>, ApiEr
             let warnings = fields::check_fields(ctx, &config, true)?;
             super::apply::apply(ctx, sub, config).map(|r| fields::with_warnings(r, &warnings))
         }
-        _ => Err(ApiError::unsupported_media_type(&media, &ACCEPTED)),
+        _ => Err(ApiError::unsupported_media_type(&ACCEPTED)),
     }
 }

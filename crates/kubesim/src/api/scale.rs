@@ -103,13 +103,10 @@ pub async fn handle(
                         json_patch::merge(&mut scale, &patch);
                     }
                     _ => {
-                        return Err(ApiError::unsupported_media_type(
-                            &media,
-                            &[
-                                "application/json-patch+json",
-                                "application/merge-patch+json",
-                            ],
-                        ));
+                        return Err(ApiError::unsupported_media_type(&[
+                            "application/json-patch+json",
+                            "application/merge-patch+json",
+                        ]));
                     }
                 }
                 from_scale(old, &scale)
