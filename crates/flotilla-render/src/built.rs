@@ -245,6 +245,14 @@ metadata:
   annotations: {flotilla.dev/substitute: disabled}
 data:
   run.sh: echo ${HOME}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: labelled
+  labels: {flotilla.dev/substitute: disabled}
+data:
+  run.sh: echo ${HOME}
 "#;
 
     fn vars_without(missing: &str) -> Variables {
@@ -280,8 +288,9 @@ data:
         assert_eq!(container["env"][0]["value"], json!("8080"));
         assert_eq!(container["env"][1]["value"], Value::Null);
         assert_eq!(container["env"][2]["value"], json!("${cluster_name}"));
-        let script = &set.iter().nth(1).unwrap().value;
-        assert_eq!(script["data"]["run.sh"], json!("echo ${HOME}"));
+        for opted_out in set.iter().skip(1) {
+            assert_eq!(opted_out.value["data"]["run.sh"], json!("echo ${HOME}"));
+        }
     }
 
     #[test]
@@ -289,7 +298,14 @@ data:
         let built = BuiltManifests::parse(MANIFESTS, None).unwrap();
         let set = built.for_cluster(&vars(), Strictness::Strict).unwrap();
         let names: Vec<_> = set.iter().map(|o| o.id.to_string()).collect();
-        assert_eq!(names, ["Deployment.apps/web-eu-1", "ConfigMap/script"]);
+        assert_eq!(
+            names,
+            [
+                "Deployment.apps/web-eu-1",
+                "ConfigMap/script",
+                "ConfigMap/labelled"
+            ]
+        );
     }
 
     #[test]

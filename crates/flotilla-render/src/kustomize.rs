@@ -109,9 +109,16 @@ impl Kustomize {
     }
 
     async fn run(&self, dir: &Path) -> Result<std::process::Output, RunError> {
+        // kustomize needs nothing from the hub's environment but PATH (for `git`, should a
+        // kustomization use a remote base), HOME and TMPDIR; cloud or database
+        // credentials in the hub's environment stay out of its reach.
+        let kept =
+            std::env::vars_os().filter(|(k, _)| ["PATH", "HOME", "TMPDIR"].iter().any(|v| k == v));
         let child = Command::new(&self.kubectl)
             .arg("kustomize")
             .arg(dir)
+            .env_clear()
+            .envs(kept)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -34,8 +34,9 @@ impl fmt::Display for ObjectId {
     }
 }
 
-/// One rendered object.
-#[derive(Clone, Debug, PartialEq)]
+/// One rendered object. Its `Debug` shows the identity only: a rendered object may hold
+/// Secret data or values substituted from Secrets, and must not reach a log by accident.
+#[derive(Clone, PartialEq)]
 pub struct Object {
     /// Its identity.
     pub id: ObjectId,
@@ -43,6 +44,15 @@ pub struct Object {
     pub api_version: String,
     /// The whole manifest.
     pub value: Value,
+}
+
+impl fmt::Debug for Object {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Object")
+            .field("id", &self.id)
+            .field("api_version", &self.api_version)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why a manifest is not a usable object.
@@ -202,6 +212,12 @@ mod tests {
         assert_eq!(err.to_string(), "document 2: missing kind");
         let err = Object::new(json!({"apiVersion": "v1", "kind": "X"}), "document 3").unwrap_err();
         assert_eq!(err.to_string(), "document 3: missing metadata.name");
+        let secret = Object::new(
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"k": "hunter2"}}),
+            "x",
+        )
+        .unwrap();
+        assert!(!format!("{secret:?}").contains("hunter2"));
         let err = ObjectSet::new(vec![o.clone(), core, o]).unwrap_err();
         assert_eq!(err.to_string(), "duplicate object Deployment.apps/a/web");
     }

@@ -370,6 +370,26 @@ async fn a_hung_kustomize_is_killed_at_the_timeout() {
     assert!(err.to_string().contains("\"apps/base\""), "{err}");
 }
 
+#[cfg(unix)]
+#[tokio::test]
+async fn kustomize_sees_none_of_the_hubs_environment_but_path() {
+    use std::os::unix::fs::PermissionsExt;
+
+    // cargo sets CARGO_PKG_NAME for this test process; the fake kubectl prints what it got.
+    assert!(std::env::var_os("CARGO_PKG_NAME").is_some());
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("kubectl");
+    fs::write(&fake, "#!/bin/sh\nenv >&2\nexit 1\n").unwrap();
+    fs::set_permissions(&fake, fs::Permissions::from_mode(0o755)).unwrap();
+    let err = Kustomize::new(fake)
+        .build(&repo(), &spec(json!({"path": "apps/base"})))
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("PATH="), "{message}");
+    assert!(!message.contains("CARGO_PKG_NAME"), "{message}");
+}
+
 #[tokio::test]
 async fn a_missing_kubectl_is_a_clear_error() {
     let err = Kustomize::new("/nonexistent/kubectl")
