@@ -163,13 +163,21 @@ async fn new_commits_are_fetched_incrementally_and_force_pushes_followed() {
 
     let first = env.fetcher.fetch(&src).await.unwrap();
     assert!(first.transfer.objects >= 200, "{:?}", first.transfer);
+    assert!(first.exported);
+
+    // Nothing new: no pack, and the previous artifact is reused without an export.
+    let unchanged = env.fetcher.fetch(&src).await.unwrap();
+    assert!(unchanged.transfer.contacted_remote && unchanged.transfer.reused_cache);
+    assert_eq!(unchanged.transfer.objects, 0);
+    assert!(!unchanged.exported);
+    assert_eq!(unchanged.artifact, first.artifact);
 
     work.write("apps/app-7.yaml", "name: app-7\nreplicas: 2\n")
         .unwrap();
     let second_head = work.commit("scale app-7").unwrap();
     work.push().unwrap();
     let second = env.fetcher.fetch(&src).await.unwrap();
-    assert!(second.transfer.reused_cache);
+    assert!(second.transfer.reused_cache && second.exported);
     assert_eq!(
         second.artifact.revision.to_string(),
         format!("main@sha1:{second_head}")

@@ -51,9 +51,14 @@ impl GitRepos {
         let bare = self.root().join(format!("{name}.git"));
         let work = self.dir.path().join("work").join(name);
         let home = self.dir.path().join("home");
-        git(&home, self.dir.path(), ["init", "--bare", "-q"])
-            .arg(&bare)
-            .status_ok()?;
+        // The bare repository's HEAD names `branch` too, so plain `git clone` checks it out.
+        git(
+            &home,
+            self.dir.path(),
+            ["init", "--bare", "-q", "-b", branch],
+        )
+        .arg(&bare)
+        .status_ok()?;
         git(&home, self.dir.path(), ["init", "-q", "-b", branch])
             .arg(&work)
             .status_ok()?;
@@ -261,6 +266,8 @@ pub struct HttpStats {
     pub upload_pack_posts: AtomicU64,
     /// Requests refused for missing or wrong credentials.
     pub unauthorized: AtomicU64,
+    /// Response body bytes sent by `git http-backend` (refs and packs).
+    pub response_bytes: AtomicU64,
 }
 
 struct Backend {
@@ -295,6 +302,11 @@ impl GitHttpServer {
     /// The server's request counters.
     pub fn stats(&self) -> &HttpStats {
         &self.stats
+    }
+
+    /// Response body bytes sent so far.
+    pub fn response_bytes(&self) -> u64 {
+        self.stats.response_bytes.load(Ordering::SeqCst)
     }
 
     /// `POST …/git-upload-pack` requests so far.
@@ -400,7 +412,13 @@ async fn run_cgi(backend: &Backend, request: Request<Body>) -> anyhow::Result<Re
     });
     let output = child.wait_with_output().await?;
     let _ = writer.await;
-    parse_cgi_output(&output.stdout)
+    let response = parse_cgi_output(&output.stdout)?;
+    let body_len = axum::body::HttpBody::size_hint(response.body()).exact();
+    backend
+        .stats
+        .response_bytes
+        .fetch_add(body_len.unwrap_or(0), Ordering::SeqCst);
+    Ok(response)
 }
 
 /// Splits a CGI response into headers (with `Status:`) and body.

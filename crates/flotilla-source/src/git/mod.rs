@@ -87,6 +87,9 @@ pub struct GitFetch {
     pub artifact: Artifact,
     /// What went over the network.
     pub transfer: Transfer,
+    /// Whether the tree was exported; `false` when the ref still pointed at the commit of
+    /// this source's previous artifact, which was returned as it was.
+    pub exported: bool,
 }
 
 /// Fetches Git sources into an [`ArtifactStore`], keeping bare cache repositories.
@@ -95,6 +98,9 @@ pub struct GitFetcher {
     store: ArtifactStore,
     cache_root: PathBuf,
     locks: Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
+    /// Each source's last artifact, by [`GitSource::dedupe_key`]: an interval that finds
+    /// the same commit reuses it instead of exporting and digesting the tree again.
+    published: Mutex<HashMap<String, Artifact>>,
     remote_fetches: AtomicU64,
 }
 
@@ -105,6 +111,7 @@ impl GitFetcher {
             store,
             cache_root: cache_root.into(),
             locks: Mutex::new(HashMap::new()),
+            published: Mutex::new(HashMap::new()),
             remote_fetches: AtomicU64::new(0),
         }
     }
@@ -143,6 +150,13 @@ impl GitFetcher {
             let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
             locks.entry(cache.clone()).or_default().clone()
         };
+        let key = source.dedupe_key();
+        let previous = self
+            .published
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned();
         let interrupt = Arc::new(AtomicBool::new(false));
         let work = {
             let source = source.clone();
@@ -156,7 +170,12 @@ impl GitFetcher {
                 let url = shown_url.clone();
                 tokio::task::spawn_blocking(move || {
                     let _guard = guard;
-                    fetch_blocking(&source, &url, &cache, &store, &interrupt)
+                    let places = Places {
+                        cache: &cache,
+                        store: &store,
+                        previous: previous.as_ref(),
+                    };
+                    fetch_blocking(&source, &url, places, &interrupt)
                 })
                 .await
                 .map_err(|e| SourceError::Git {
@@ -176,20 +195,32 @@ impl GitFetcher {
                 })
             }
         };
-        if let Ok(fetch) = &result
-            && fetch.transfer.contacted_remote
-        {
-            self.remote_fetches.fetch_add(1, Ordering::Relaxed);
+        if let Ok(fetch) = &result {
+            if fetch.transfer.contacted_remote {
+                self.remote_fetches.fetch_add(1, Ordering::Relaxed);
+            }
+            self.published
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(key, fetch.artifact.clone());
         }
         result
     }
 }
 
+/// Where a fetch reads and writes.
+struct Places<'a> {
+    /// The bare cache repository.
+    cache: &'a std::path::Path,
+    store: &'a ArtifactStore,
+    /// The source's previous artifact, if any.
+    previous: Option<&'a Artifact>,
+}
+
 fn fetch_blocking(
     source: &GitSource,
     shown_url: &str,
-    cache: &std::path::Path,
-    store: &ArtifactStore,
+    places: Places<'_>,
     interrupt: &AtomicBool,
 ) -> Result<GitFetch, SourceError> {
     let remote = remote::Remote {
@@ -199,7 +230,7 @@ fn fetch_blocking(
         timeout: source.timeout,
         interrupt,
     };
-    let (repo, resolved) = remote.fetch(cache, &source.target)?;
+    let (repo, resolved) = remote.fetch(places.cache, &source.target)?;
     let digest = Digest::new(DigestAlgorithm::Sha1, resolved.commit.to_string()).map_err(|e| {
         SourceError::Git {
             url: shown_url.to_owned(),
@@ -212,8 +243,18 @@ fn fetch_blocking(
         }
         None => Revision::digest_only(digest),
     };
+    if let Some(previous) = places.previous
+        && previous.revision == revision
+        && previous.path.is_dir()
+    {
+        return Ok(GitFetch {
+            artifact: previous.clone(),
+            transfer: resolved.transfer,
+            exported: false,
+        });
+    }
     let rules = IgnoreRules::new(source.ignore.as_deref());
-    let mut writer = store.writer()?;
+    let mut writer = places.store.writer()?;
     export::export_commit(&repo, resolved.commit, &rules, &mut writer)?;
     let artifact = writer.finish(revision)?;
     tracing::debug!(url = shown_url, revision = %artifact.revision, digest = %artifact.digest,
@@ -221,6 +262,7 @@ fn fetch_blocking(
     Ok(GitFetch {
         artifact,
         transfer: resolved.transfer,
+        exported: true,
     })
 }
 

@@ -49,7 +49,9 @@ impl GitTarget {
             });
         }
         if let Some(name) = set(&r.name) {
-            if !name.starts_with("refs/") {
+            if !name.starts_with("refs/")
+                || gix::validate::reference::name(name.as_str().into()).is_err()
+            {
                 return Err(SourceError::InvalidSpec(format!(
                     "ref name {name:?} must be a full ref starting with refs/"
                 )));
@@ -63,11 +65,10 @@ impl GitTarget {
             return Ok(Self::Semver(range));
         }
         if let Some(tag) = set(&r.tag) {
-            return Ok(Self::Tag(tag));
+            return Ok(Self::Tag(valid_short_name("tag", tag)?));
         }
-        Ok(Self::Branch(
-            set(&r.branch).unwrap_or_else(|| "master".into()),
-        ))
+        let branch = set(&r.branch).unwrap_or_else(|| "master".into());
+        Ok(Self::Branch(valid_short_name("branch", branch)?))
     }
 
     /// How the target is named in messages, e.g. `branch "main"`.
@@ -79,6 +80,17 @@ impl GitTarget {
             Self::Tag(t) => format!("tag {t:?}"),
             Self::Branch(b) => format!("branch {b:?}"),
         }
+    }
+}
+
+/// Refuses names Git would refuse (`:`, `*`, `..`, …): they end up in refspecs, where a
+/// `:` or `*` would change what is fetched.
+fn valid_short_name(kind: &str, name: String) -> Result<String, SourceError> {
+    match gix::validate::reference::name_partial(name.as_str().into()) {
+        Ok(_) if !name.starts_with('-') => Ok(name),
+        _ => Err(SourceError::InvalidSpec(format!(
+            "{kind} {name:?} is not a valid Git ref name"
+        ))),
     }
 }
 
@@ -145,6 +157,16 @@ mod tests {
             GitTarget::Branch("master".into())
         );
         assert!(GitTarget::from_ref(Some(&r(|r| r.commit = Some("abc".into())))).is_err());
+        for bad in ["main:refs/heads/x", "feature/*", "a..b", "-x"] {
+            let spec = r(|r| r.branch = Some(bad.into()));
+            assert!(GitTarget::from_ref(Some(&spec)).is_err(), "{bad}");
+        }
+        assert!(GitTarget::from_ref(Some(&r(|r| r.tag = Some("v1:x".into())))).is_err());
+        assert!(GitTarget::from_ref(Some(&r(|r| r.name = Some("refs/x:y".into())))).is_err());
+        assert_eq!(
+            GitTarget::from_ref(Some(&r(|r| r.branch = Some("feature/x".into())))).unwrap(),
+            GitTarget::Branch("feature/x".into())
+        );
         assert!(GitTarget::from_ref(Some(&r(|r| r.semver = Some("not a range".into())))).is_err());
     }
 

@@ -38,7 +38,8 @@ type Connection<'remote, 'auth, 'repo> =
 pub struct Transfer {
     /// Objects received in the pack (0 when nothing was fetched).
     pub objects: u64,
-    /// Bytes of the received pack.
+    /// Bytes of the pack written to the cache. A thin pack is completed locally with
+    /// objects the cache already had, so this can exceed what crossed the network.
     pub bytes: u64,
     /// Whether the cache repository already existed (an incremental fetch).
     pub reused_cache: bool,
