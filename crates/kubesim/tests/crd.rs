@@ -130,3 +130,86 @@ async fn crd_established_then_custom_resources_round_trip() {
     })
     .await;
 }
+
+/// kube-rs controllers write custom resources' status with server-side apply on the status
+/// subresource; each side leaves the other alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_subresource_apply_with_kube_rs() {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
+    use kube::config::{KubeConfigOptions, Kubeconfig};
+    use serde_json::json;
+
+    let fleet = common::start_one(true).await;
+    let cluster = &fleet.clusters()[0];
+    let kc = Kubeconfig::from_yaml(&cluster.kubeconfig()).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .unwrap();
+    let client = kube::Client::try_from(config).unwrap();
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let crd: serde_json::Value =
+        serde_json::to_value(serde_saphyr::from_str::<serde_json::Value>(CRD).unwrap()).unwrap();
+    crds.patch(
+        "widgets.example.com",
+        &PatchParams::apply("test"),
+        &Patch::Apply(&crd),
+    )
+    .await
+    .unwrap();
+    let established = crds.get("widgets.example.com").await.unwrap();
+    let conditions = established.status.unwrap().conditions.unwrap();
+    assert!(
+        conditions
+            .iter()
+            .any(|c| c.type_ == "Established" && c.status == "True")
+    );
+
+    let gvk = GroupVersionKind::gvk("example.com", "v1", "Widget");
+    let ar = ApiResource::from_gvk_with_plural(&gvk, "widgets");
+    let widgets: Api<DynamicObject> = Api::namespaced_with(client, "default", &ar);
+    let spec = json!({"apiVersion": "example.com/v1", "kind": "Widget",
+        "metadata": {"name": "w"}, "spec": {"size": 1}});
+    widgets
+        .patch("w", &PatchParams::apply("author"), &Patch::Apply(&spec))
+        .await
+        .unwrap();
+    let status = json!({"apiVersion": "example.com/v1", "kind": "Widget",
+        "metadata": {"name": "w"}, "status": {"ready": true}, "spec": {"size": 99}});
+    let after = widgets
+        .patch_status(
+            "w",
+            &PatchParams::apply("controller"),
+            &Patch::Apply(&status),
+        )
+        .await
+        .unwrap();
+    assert_eq!(after.data["status"]["ready"], true);
+    assert_eq!(
+        after.data["spec"]["size"], 1,
+        "a status apply leaves spec alone"
+    );
+    assert_eq!(after.metadata.generation, Some(1));
+    let managers: Vec<(String, Option<String>)> = after
+        .metadata
+        .managed_fields
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.manager.unwrap(), m.subresource))
+        .collect();
+    assert!(
+        managers.contains(&("controller".to_string(), Some("status".to_string()))),
+        "{managers:?}"
+    );
+
+    // Re-applying the spec keeps the status.
+    let mut spec2 = spec.clone();
+    spec2["spec"]["size"] = json!(2);
+    let after = widgets
+        .patch("w", &PatchParams::apply("author"), &Patch::Apply(&spec2))
+        .await
+        .unwrap();
+    assert_eq!(after.data["status"]["ready"], true);
+    assert_eq!(after.data["spec"]["size"], 2);
+    assert_eq!(after.metadata.generation, Some(2));
+}

@@ -206,9 +206,14 @@ fn spec_part(object: &Value) -> Map<String, Value> {
 pub fn prepare_update(ctx: &Ctx<'_>, old: &Value, new: &mut Value, subresource: Option<&str>) {
     let info = &ctx.info;
     if subresource == Some("status") {
-        // A status write changes only status: everything else comes from the stored object.
+        // A status write changes only status: everything else comes from the stored object,
+        // except the managedFields the field manager just computed for this write.
         let status = new.get("status").cloned();
+        let managed = new.pointer("/metadata/managedFields").cloned();
         *new = old.clone();
+        if let Some(m) = managed {
+            metadata_mut(new).insert("managedFields".into(), m);
+        }
         match (new.as_object_mut(), status) {
             (Some(map), Some(s)) => {
                 map.insert("status".into(), s);
