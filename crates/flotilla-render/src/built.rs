@@ -15,7 +15,7 @@
 //! becomes the integer 8080, and a number meant as a string is written
 //! `${quote}${port}${quote}` with `quote: '"'`. What differs from Flux is only what text
 //! substitution gets wrong: a value is never read as YAML structure (`a: b` or `[1]` stay
-//! strings, `#` starts no comment). Mapping keys are not substituted.
+//! strings, `#` starts no comment). Mapping keys are substituted too, and stay strings.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -58,10 +58,13 @@ struct BuiltObject {
 /// A string that depends on the variables.
 #[derive(Clone, Debug)]
 struct Site {
+    /// For a key, the path of its entry (ending with the key as written).
     path: Vec<PathSegment>,
     template: Template,
     /// Unquoted in kustomize's output: the substituted text is typed as YAML would.
     plain: bool,
+    /// A mapping key, renamed rather than replaced.
+    key: bool,
 }
 
 impl BuiltManifests {
@@ -76,6 +79,25 @@ impl BuiltManifests {
             let mut sites = Vec::new();
             if !opted_out(&object.value) {
                 for scalar in document.templated {
+                    if scalar.key {
+                        let Some(PathSegment::Key(text)) = scalar.path.last() else {
+                            continue;
+                        };
+                        let template =
+                            Template::parse(text).map_err(|source| ManifestError::Template {
+                                object: Box::new(object.id.clone()),
+                                source,
+                            })?;
+                        // Even an escape-only key is renamed per cluster: renaming now
+                        // would invalidate the paths of the sites beneath it.
+                        sites.push(Site {
+                            path: scalar.path,
+                            template,
+                            plain: false,
+                            key: true,
+                        });
+                        continue;
+                    }
                     let Some(Value::String(text)) = lookup(&mut object.value, &scalar.path) else {
                         continue;
                     };
@@ -89,6 +111,7 @@ impl BuiltManifests {
                             path: scalar.path,
                             template,
                             plain: scalar.plain,
+                            key: false,
                         });
                     } else {
                         // Only escapes (`$${x}`): the same text on every cluster, and
@@ -132,13 +155,24 @@ impl BuiltManifests {
                 continue;
             }
             let mut value = built.object.value.clone();
-            for site in &built.sites {
+            // Backwards: everything beneath a key is substituted before the key is renamed,
+            // while the paths still hold the key as written.
+            for site in built.sites.iter().rev() {
                 let text = site.template.render(variables, strict).map_err(|source| {
                     SubstituteError::Undefined {
                         object: built.object.id.clone(),
                         source,
                     }
                 })?;
+                if site.key {
+                    rename_key(&mut value, &site.path, text).map_err(|key| {
+                        SubstituteError::DuplicateKey {
+                            object: Box::new(built.object.id.clone()),
+                            key,
+                        }
+                    })?;
+                    continue;
+                }
                 if let Some(slot) = lookup(&mut value, &site.path) {
                     *slot = if site.plain {
                         resolve_substituted(&text)
@@ -175,6 +209,26 @@ fn lookup<'a>(value: &'a mut Value, path: &[PathSegment]) -> Option<&'a mut Valu
         PathSegment::Key(key) => value.get_mut(key.as_str()),
         PathSegment::Index(index) => value.get_mut(*index),
     })
+}
+
+/// Renames the key at the end of `path` to `new`; on a collision, the key as written.
+fn rename_key(value: &mut Value, path: &[PathSegment], new: String) -> Result<(), String> {
+    let Some((PathSegment::Key(old), parent)) = path.split_last() else {
+        return Ok(());
+    };
+    let Some(map) = lookup(value, parent).and_then(Value::as_object_mut) else {
+        return Ok(());
+    };
+    if *old == new {
+        return Ok(());
+    }
+    if map.contains_key(&new) {
+        return Err(old.clone());
+    }
+    if let Some(entry) = map.remove(old) {
+        map.insert(new, entry);
+    }
+    Ok(())
 }
 
 /// Sets the labels and annotations on the object's own metadata (not on templates or
@@ -352,6 +406,30 @@ data:
         assert_eq!(
             err.to_string(),
             "ConfigMap/a${x} and ConfigMap/a${y} are the same object after substitution"
+        );
+    }
+
+    #[test]
+    fn keys_are_substituted_after_what_they_hold() {
+        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n  ${cluster_name}.conf: port=${port}\n  $${literal}: x\n  nested:\n    ${team}:\n      ${team}-inner: ${replicas}\n";
+        let built = BuiltManifests::parse(text, None).unwrap();
+        let set = built.for_cluster(&vars(), Strictness::Strict).unwrap();
+        assert_eq!(
+            set.iter().next().unwrap().value["data"],
+            json!({
+                "eu-1.conf": "port=8080",
+                "${literal}": "x",
+                "nested": {"core": {"core-inner": 3}},
+            })
+        );
+        let clash = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n  ${team}: x\n  core: y\n";
+        let err = BuiltManifests::parse(clash, None)
+            .unwrap()
+            .for_cluster(&vars(), Strictness::Strict)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "ConfigMap/a: key \"${team}\" collides with another key after substitution"
         );
     }
 

@@ -91,6 +91,14 @@ pub enum SubstituteError {
     /// After substitution an object lacks its identity.
     #[error("after substitution: {0}")]
     Object(#[from] ObjectError),
+    /// Two keys of one mapping are the same after substitution.
+    #[error("{object}: key {key:?} collides with another key after substitution")]
+    DuplicateKey {
+        /// The object.
+        object: Box<ObjectId>,
+        /// The key as written (its substituted form may hold a Secret's value).
+        key: String,
+    },
     /// Two objects have the same identity after substitution. Both are named as the
     /// manifests write them, since the substituted identity may hold a Secret's value.
     #[error("{first} and {second} are the same object after substitution")]

@@ -7,7 +7,8 @@
 //! builds the tree from parser events itself and records every string scalar containing
 //! `${` together with whether kustomize wrote it *plain* (unquoted). After substitution
 //! a plain scalar is read again ([`resolve_substituted`]); one kustomize had to quote stays
-//! a string, as it does in Flux. Mapping keys are never substituted.
+//! a string, as it does in Flux. Mapping keys containing `${` are recorded too; they stay
+//! strings.
 
 use std::collections::HashMap;
 
@@ -21,12 +22,15 @@ pub(crate) enum PathSegment {
     Index(usize),
 }
 
-/// A string scalar containing `${`, by its path inside its document.
+/// A string scalar containing `${`, by its path inside its document; for a mapping key,
+/// the path ends with the key itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct TemplatedScalar {
     pub(crate) path: Vec<PathSegment>,
     /// Written without quotes or block indicators, so its type follows its text.
     pub(crate) plain: bool,
+    /// A mapping key rather than a value: substituted, but always a string.
+    pub(crate) key: bool,
 }
 
 /// A non-empty document of the stream.
@@ -94,6 +98,13 @@ pub(crate) fn parse_documents(text: &str) -> Result<Vec<Document>, YamlError> {
                 if in_key {
                     if let Some(Frame::Mapping { key, .. }) = stack.last_mut() {
                         path.push(PathSegment::Key(text.to_string()));
+                        if text.contains("${") {
+                            templated.push(TemplatedScalar {
+                                path: path.clone(),
+                                plain: false,
+                                key: true,
+                            });
+                        }
                         *key = Some(text.into_owned());
                     }
                     continue;
@@ -107,6 +118,7 @@ pub(crate) fn parse_documents(text: &str) -> Result<Vec<Document>, YamlError> {
                     templated.push(TemplatedScalar {
                         path: here,
                         plain: style == ScalarStyle::Plain && tag.is_none(),
+                        key: false,
                     });
                 }
                 if anchor != 0 {
@@ -364,6 +376,18 @@ mod tests {
         assert!(!t[4].plain);
         assert_eq!(docs[0].value["a"]["d"], json!([1, "${z}", {"e": "${w}"}]));
         assert_eq!(docs[1].value, json!({"k": "v"}));
+    }
+
+    #[test]
+    fn templated_keys_are_recorded_before_their_values() {
+        let docs = parse_documents("data:\n  ${k}.conf: ${v}\n").unwrap();
+        let key = |k: &str| PathSegment::Key(k.into());
+        let t = &docs[0].templated;
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[0].path, [key("data"), key("${k}.conf")]);
+        assert!(t[0].key);
+        assert_eq!(t[1].path, [key("data"), key("${k}.conf")]);
+        assert!(!t[1].key && t[1].plain);
     }
 
     #[test]
