@@ -307,6 +307,42 @@ async fn symlinks_out_of_the_artifact_are_not_followed() {
 }
 
 #[tokio::test]
+async fn kustomizations_cannot_read_files_outside_their_root_or_run_helm() {
+    let outside = tempfile::tempdir().unwrap();
+    let private = outside.path().join("private.env");
+    fs::write(&private, "TOKEN=hub-private-value\n").unwrap();
+    let artifact = scratch_repo();
+    let evil = artifact.path().join("apps/evil");
+    fs::create_dir_all(&evil).unwrap();
+    for (kustomization, reason) in [
+        (
+            json!({"configMapGenerator": [{"name": "x", "envs": [private]}]}),
+            "is not in or below",
+        ),
+        (
+            json!({"configMapGenerator": [{"name": "x", "files": ["../../apps/base/service.yaml"]}]}),
+            "is not in or below",
+        ),
+        (
+            json!({"helmCharts": [{"name": "podinfo", "repo": "https://stefanprodan.github.io/podinfo"}]}),
+            "HelmChartInflationGenerator",
+        ),
+    ] {
+        fs::write(evil.join("kustomization.yaml"), kustomization.to_string()).unwrap();
+        let err = kustomize()
+            .build(artifact.path(), &spec(json!({"path": "apps/evil"})))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, BuildError::Kustomize { .. }),
+            "{kustomization}: {err}"
+        );
+        assert!(err.to_string().contains(reason), "{err}");
+        assert!(!err.to_string().contains("hub-private-value"), "{err}");
+    }
+}
+
+#[tokio::test]
 async fn kustomize_errors_name_the_path_not_the_temporary_copy() {
     let artifact = scratch_repo();
     fs::write(
