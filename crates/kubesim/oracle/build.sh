@@ -9,9 +9,11 @@ gocode=/usr/share/gocode/src
 command -v go >/dev/null || { echo "go not found: apt-get install -y golang-go golang-k8s-sigs-structured-merge-diff-dev" >&2; exit 2; }
 [ -d "$gocode/sigs.k8s.io/structured-merge-diff" ] || { echo "structured-merge-diff sources not found: apt-get install -y golang-k8s-sigs-structured-merge-diff-dev" >&2; exit 2; }
 
-src=$out/src
-rm -rf "$src"
-mkdir -p "$src"
+# A private source tree per run, and the binary renamed into place at the end: two test
+# processes sharing a target directory may build at the same time.
+mkdir -p "$out"
+src=$(mktemp -d "$out/src.XXXXXX")
+trap 'rm -rf "$src"' EXIT
 # Copies, because replace targets need a go.mod and some Debian source trees have none.
 copy() { # module-path dir
 	mkdir -p "$src/$2"
@@ -71,4 +73,5 @@ replace (
 )
 MOD
 cd "$src/oracle"
-GOFLAGS=-mod=mod GOPROXY=off GOSUMDB=off GOCACHE="$out/gocache" GOPATH="$out/gopath" go build -o "$out/ssa-oracle" .
+GOFLAGS=-mod=mod GOPROXY=off GOSUMDB=off GOCACHE="$out/gocache" GOPATH="$out/gopath" go build -o "$src/ssa-oracle" .
+mv -f "$src/ssa-oracle" "$out/ssa-oracle"
