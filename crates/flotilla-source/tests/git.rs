@@ -328,6 +328,25 @@ async fn an_unresponsive_host_times_out_within_the_timeout() {
 }
 
 #[tokio::test]
+async fn a_refused_connection_is_a_git_operation_failure() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let env = env();
+    let url = format!("http://127.0.0.1:{port}/gone.git");
+    let err = env
+        .fetcher
+        .fetch(&source(&url, branch("main")))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SourceError::Git { .. }), "{err:?}");
+    assert_eq!(err.reason(), "GitOperationFailed");
+    assert!(err.to_string().contains(&url), "{err}");
+}
+
+#[tokio::test]
 async fn same_commit_same_digest_over_daemon_and_http() {
     let repos = GitRepos::new().unwrap();
     let work = repos.create("app", "main").unwrap();
@@ -369,6 +388,10 @@ async fn ignore_patterns_exclude_files() {
     work.write("deploy/secrets/key.yaml", "k\n").unwrap();
     work.write("deploy/notes.md", "notes\n").unwrap();
     work.write("docs/diagram.png", "png").unwrap();
+    work.write("deploy/.sourceignore", "*.local.yaml\n")
+        .unwrap();
+    work.write("deploy/dev.local.yaml", "dev\n").unwrap();
+    work.write("other/dev.local.yaml", "dev\n").unwrap();
     work.commit("first").unwrap();
     work.push().unwrap();
     let server = GitHttpServer::start(&repos, HttpAuth::None).await.unwrap();
@@ -382,6 +405,8 @@ async fn ignore_patterns_exclude_files() {
     assert!(!artifact.path.join("deploy/secrets").exists());
     assert!(!artifact.path.join("deploy/notes.md").exists());
     assert!(artifact.path.join("docs/diagram.png").is_file());
+    assert!(!artifact.path.join("deploy/dev.local.yaml").exists());
+    assert!(artifact.path.join("other/dev.local.yaml").is_file());
 }
 
 #[tokio::test]

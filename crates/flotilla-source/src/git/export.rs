@@ -1,7 +1,8 @@
 //! Writes a commit's tree into an artifact, straight from the object database: no
 //! working tree is checked out, so nothing in the repository is ever interpreted by a
 //! checkout (no filters, hooks or attributes), and every entry goes through the
-//! [`ArtifactWriter`]'s path checks. Ignored paths are skipped; submodules are left out.
+//! [`ArtifactWriter`]'s path checks. Ignored paths are skipped (a directory's
+//! `.sourceignore` is read before its entries); submodules are left out.
 
 use gix::ObjectId;
 use gix::objs::tree::EntryKind;
@@ -14,7 +15,7 @@ use crate::writer::ArtifactWriter;
 pub(crate) fn export_commit(
     repo: &gix::Repository,
     commit: ObjectId,
-    rules: &IgnoreRules,
+    rules: &mut IgnoreRules,
     writer: &mut ArtifactWriter,
 ) -> Result<(), SourceError> {
     let tree = repo
@@ -28,7 +29,7 @@ fn export_tree(
     repo: &gix::Repository,
     tree: ObjectId,
     prefix: &[u8],
-    rules: &IgnoreRules,
+    rules: &mut IgnoreRules,
     writer: &mut ArtifactWriter,
 ) -> Result<(), SourceError> {
     let entries: Vec<(Vec<u8>, EntryKind, ObjectId)> = repo
@@ -40,6 +41,13 @@ fn export_tree(
         .iter()
         .map(|e| (e.filename.to_vec(), e.mode.kind(), e.oid.to_owned()))
         .collect();
+    if let Some((_, _, id)) = entries
+        .iter()
+        .find(|(name, kind, _)| name == b".sourceignore" && *kind == EntryKind::Blob)
+    {
+        let blob = repo.find_blob(*id).map_err(|e| corrupt(*id, &e))?;
+        rules.add_sourceignore(prefix, &blob.data);
+    }
     for (name, kind, id) in entries {
         let mut path = prefix.to_vec();
         if !path.is_empty() {

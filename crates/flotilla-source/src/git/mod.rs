@@ -253,9 +253,9 @@ fn fetch_blocking(
             exported: false,
         });
     }
-    let rules = IgnoreRules::new(source.ignore.as_deref());
+    let mut rules = IgnoreRules::new(source.ignore.as_deref());
     let mut writer = places.store.writer()?;
-    export::export_commit(&repo, resolved.commit, &rules, &mut writer)?;
+    export::export_commit(&repo, resolved.commit, &mut rules, &mut writer)?;
     let artifact = writer.finish(revision)?;
     tracing::debug!(url = shown_url, revision = %artifact.revision, digest = %artifact.digest,
         objects = resolved.transfer.objects, bytes = resolved.transfer.bytes, "fetched git source");
