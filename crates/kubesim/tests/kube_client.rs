@@ -438,3 +438,53 @@ async fn injected_faults_and_dropped_watches() {
         .count();
     assert_eq!(lists, 1, "no relist after a dropped watch");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_only_get_list_and_watch() {
+    use kube::core::PartialObjectMeta;
+    let fleet = common::start_one(true).await;
+    let cluster = &fleet.clusters()[0];
+    let api: Api<ConfigMap> = Api::namespaced(client(cluster).await, "default");
+    api.create(&PostParams::default(), &cm("a", "1"))
+        .await
+        .unwrap();
+    let meta = api.get_metadata("a").await.unwrap();
+    assert_eq!(meta.metadata.name.as_deref(), Some("a"));
+    let list = api.list_metadata(&ListParams::default()).await.unwrap();
+    assert_eq!(list.items.len(), 1);
+    assert!(list.metadata.resource_version.is_some());
+    let meta_api: Api<PartialObjectMeta<ConfigMap>> =
+        Api::namespaced(client(cluster).await, "default");
+    let mut stream = watcher(meta_api, watcher::Config::default()).boxed();
+    let mut initial = Vec::new();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(20), stream.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap()
+        {
+            watcher::Event::Init => {}
+            watcher::Event::InitApply(o) => initial.push(o.metadata.name.unwrap()),
+            watcher::Event::InitDone => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(initial, ["a"]);
+    api.create(&PostParams::default(), &cm("b", "1"))
+        .await
+        .unwrap();
+    match tokio::time::timeout(Duration::from_secs(20), stream.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap()
+    {
+        watcher::Event::Apply(o) => assert_eq!(o.metadata.name.as_deref(), Some("b")),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        cluster.request_log().iter().all(|r| r.status < 400),
+        "every metadata request succeeded"
+    );
+}

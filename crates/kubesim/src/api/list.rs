@@ -74,7 +74,11 @@ pub fn list(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
             more = true;
             break;
         }
-        items.push(present(ctx, object));
+        items.push(if ctx.metadata_only {
+            super::partial::partial(object)
+        } else {
+            present(ctx, object)
+        });
     }
     let mut metadata = json!({"resourceVersion": store.resource_version().to_string()});
     if more && let Some(last) = items.last() {
@@ -88,9 +92,17 @@ pub fn list(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
             .unwrap_or("");
         metadata["continue"] = json!(encode_continue(ns, name));
     }
+    let (kind, api_version) = if ctx.metadata_only {
+        (
+            "PartialObjectMetadataList".to_string(),
+            "meta.k8s.io/v1".to_string(),
+        )
+    } else {
+        (format!("{}List", ctx.info.kind), ctx.info.api_version())
+    };
     Ok(ok(&json!({
-        "kind": format!("{}List", ctx.info.kind),
-        "apiVersion": ctx.info.api_version(),
+        "kind": kind,
+        "apiVersion": api_version,
         "metadata": metadata,
         "items": items,
     })))

@@ -7,6 +7,7 @@ pub mod fields;
 pub mod list;
 pub mod meta;
 pub mod objects;
+pub mod partial;
 pub mod patch;
 pub mod query;
 pub mod route;
@@ -51,6 +52,8 @@ pub struct Ctx<'a> {
     pub query: Query,
     pub content_type: Option<String>,
     pub user_agent: Option<String>,
+    /// Answer with metadata only (`PartialObjectMetadata`).
+    pub metadata_only: bool,
 }
 
 impl Ctx<'_> {
@@ -277,6 +280,7 @@ async fn dispatch(
                 query,
                 content_type,
                 user_agent,
+                metadata_only: partial::wants_metadata(accept.as_deref()),
             };
             let is_crd = ctx.info.group == crate::crd::CRD_GROUP
                 && ctx.info.plural == crate::crd::CRD_PLURAL;

@@ -105,6 +105,9 @@ pub fn get(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let object = store
         .get(&key(ctx, ctx.name()))
         .ok_or_else(|| ctx.not_found())?;
+    if ctx.metadata_only {
+        return Ok(ok(&super::partial::partial(object)));
+    }
     Ok(ok(&present(ctx, object)))
 }
 

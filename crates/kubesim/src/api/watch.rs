@@ -86,6 +86,7 @@ struct Watcher {
     done: bool,
     /// Changes when the cluster drops all watches (fault injection).
     dropped: tokio::sync::watch::Receiver<u64>,
+    metadata_only: bool,
 }
 
 /// The line a watch of `info` in `namespace` with `selectors` sends for a stored event,
@@ -94,6 +95,7 @@ fn translate(
     info: &ResourceInfo,
     namespace: Option<&str>,
     selectors: &Selectors,
+    metadata_only: bool,
     event: &StoredEvent,
 ) -> Option<Bytes> {
     let k = &event.key;
@@ -116,6 +118,9 @@ fn translate(
         (EventType::Deleted, true, _) => "DELETED",
         _ => return None,
     };
+    if metadata_only {
+        return Some(line(kind, &super::partial::partial(&event.object)));
+    }
     let mut o = (*event.object).clone();
     if let Some(map) = o.as_object_mut() {
         map.insert("apiVersion".into(), Value::String(info.api_version()));
@@ -130,6 +135,7 @@ impl Watcher {
             &self.info,
             self.namespace.as_deref(),
             &self.selectors,
+            self.metadata_only,
             event,
         )
     }
@@ -220,7 +226,12 @@ pub fn watch(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
                 ctx.path.namespace.as_deref(),
             ) {
                 if selectors.matches(o) {
-                    pending.push_back(line("ADDED", &present(ctx, o)));
+                    let object = if ctx.metadata_only {
+                        super::partial::partial(o)
+                    } else {
+                        present(ctx, o)
+                    };
+                    pending.push_back(line("ADDED", &object));
                 }
             }
         };
@@ -232,11 +243,9 @@ pub fn watch(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
             match store.events_after(rv) {
                 Some(replay) => {
                     let ns = ctx.path.namespace.as_deref();
-                    pending.extend(
-                        replay
-                            .iter()
-                            .filter_map(|e| translate(&ctx.info, ns, &selectors, e)),
-                    );
+                    pending.extend(replay.iter().filter_map(|e| {
+                        translate(&ctx.info, ns, &selectors, ctx.metadata_only, e)
+                    }));
                 }
                 None => {
                     let status = ApiError::expired(rv, store.compacted()).to_status();
@@ -254,6 +263,7 @@ pub fn watch(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
                         deadline: Instant::now(),
                         done: true,
                         dropped: ctx.state.faults.watch_epoch(),
+                        metadata_only: ctx.metadata_only,
                     }));
                 }
             }
@@ -276,6 +286,7 @@ pub fn watch(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         deadline: now + timeout,
         done: false,
         dropped: ctx.state.faults.watch_epoch(),
+        metadata_only: ctx.metadata_only,
     }))
 }
 
