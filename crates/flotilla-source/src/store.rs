@@ -174,7 +174,9 @@ impl ArtifactStore {
     }
 
     /// Removes every artifact whose digest is not in `live`. Temporary directories of
-    /// writers still at work are left alone.
+    /// writers still at work are left alone. The caller runs it between fetches (not
+    /// during one): a fetch finishing now may be about to hand out an artifact that was
+    /// not yet in `live`.
     pub fn gc(&self, live: &HashSet<Digest>) -> Result<GcReport, SourceError> {
         let live: HashSet<&str> = live.iter().map(Digest::hex).collect();
         let root = &self.inner.root;

@@ -142,7 +142,9 @@ impl ArtifactWriter {
         })
     }
 
-    fn count_entry(&mut self, bytes: u64, rel: &[u8]) -> Result<(), SourceError> {
+    /// Checks that one more entry of `bytes` would fit the limits, without adding it, so a
+    /// caller can refuse content before loading it into memory.
+    pub fn check_room(&self, rel: &[u8], bytes: u64) -> Result<(), SourceError> {
         if self.files + 1 > self.limits.max_files {
             return Err(SourceError::Rejected(format!(
                 "more than {} files (at {})",
@@ -150,13 +152,18 @@ impl ArtifactWriter {
                 show(rel)
             )));
         }
-        if self.bytes + bytes > self.limits.max_bytes {
+        if self.bytes.saturating_add(bytes) > self.limits.max_bytes {
             return Err(SourceError::Rejected(format!(
                 "more than {} bytes (at {})",
                 self.limits.max_bytes,
                 show(rel)
             )));
         }
+        Ok(())
+    }
+
+    fn count_entry(&mut self, bytes: u64, rel: &[u8]) -> Result<(), SourceError> {
+        self.check_room(rel, bytes)?;
         self.files += 1;
         self.bytes += bytes;
         Ok(())

@@ -434,6 +434,33 @@ async fn repositories_with_outward_symlinks_are_rejected() {
 }
 
 #[tokio::test]
+async fn oversized_repositories_are_rejected_before_anything_is_stored() {
+    let repos = GitRepos::new().unwrap();
+    let work = repos.create("big", "main").unwrap();
+    work.write("small.yaml", "a: 1\n").unwrap();
+    work.write("huge.bin", vec![b'x'; 64 * 1024]).unwrap();
+    work.commit("big").unwrap();
+    work.push().unwrap();
+    let server = GitHttpServer::start(&repos, HttpAuth::None).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let limits = Limits {
+        max_bytes: 16 * 1024,
+        max_files: 100,
+    };
+    let store = ArtifactStore::open(dir.path().join("store"), limits).unwrap();
+    let fetcher = GitFetcher::new(store.clone(), dir.path().join("cache"));
+    let err = fetcher
+        .fetch(&source(&server.url("big"), branch("main")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, SourceError::Rejected(ref m) if m.contains("huge.bin")),
+        "{err:?}"
+    );
+    assert_eq!(std::fs::read_dir(store.root()).unwrap().count(), 0);
+}
+
+#[tokio::test]
 async fn concurrent_fetches_of_one_source_share_one_fetch() {
     let repos = GitRepos::new().unwrap();
     let work = repos.create("app", "main").unwrap();

@@ -64,6 +64,9 @@ fn export_tree(
                 if rules.is_ignored(&path, false) {
                     continue;
                 }
+                // Refuse an oversized blob from its header, before inflating it.
+                let header = repo.find_header(id).map_err(|e| corrupt(id, &e))?;
+                writer.check_room(&path, header.size())?;
                 let blob = repo.find_blob(id).map_err(|e| corrupt(id, &e))?;
                 match kind {
                     EntryKind::Link => writer.add_symlink(&path, &blob.data)?,
