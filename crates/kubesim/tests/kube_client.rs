@@ -488,3 +488,35 @@ async fn metadata_only_get_list_and_watch() {
         "every metadata request succeeded"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_recorder_creates_then_patches_a_series() {
+    use k8s_openapi::api::events::v1::Event as K8sEvent;
+    use kube::Resource;
+    use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+    let fleet = common::start_one(true).await;
+    let cluster = &fleet.clusters()[0];
+    let c = client(cluster).await;
+    let api: Api<ConfigMap> = Api::namespaced(c.clone(), "default");
+    let target = api
+        .create(&PostParams::default(), &cm("a", "1"))
+        .await
+        .unwrap();
+    let recorder = Recorder::new(c.clone(), Reporter::from("flotilla-test"));
+    let event = Event {
+        type_: EventType::Normal,
+        reason: "Synced".into(),
+        note: Some("all good".into()),
+        action: "Sync".into(),
+        secondary: None,
+    };
+    let reference = target.object_ref(&());
+    recorder.publish(&event, &reference).await.unwrap();
+    recorder.publish(&event, &reference).await.unwrap();
+    let events: Api<K8sEvent> = Api::namespaced(c, "default");
+    let list = events.list(&ListParams::default()).await.unwrap();
+    assert_eq!(list.items.len(), 1);
+    let e = &list.items[0];
+    assert_eq!(e.reason.as_deref(), Some("Synced"));
+    assert_eq!(e.series.as_ref().map(|s| s.count), Some(2));
+}
