@@ -172,6 +172,34 @@ async fn patches_and_apply_conflicts() {
         .unwrap();
     assert!(!removed.data.unwrap().contains_key("a"));
 
+    // kube-runtime's finalizer helper: `test` of null on a missing member passes (as in
+    // the API server's JSON patch library), so the finalizer gets added exactly once.
+    let add_finalizer: json_patch::Patch = serde_json::from_value(json!([
+        {"op": "test", "path": "/metadata/finalizers", "value": null},
+        {"op": "add", "path": "/metadata/finalizers", "value": ["example.com/cleanup"]},
+    ]))
+    .unwrap();
+    let with = cms
+        .patch("p", &pp, &Patch::<()>::Json(add_finalizer.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        with.metadata.finalizers,
+        Some(vec!["example.com/cleanup".to_string()])
+    );
+    match cms.patch("p", &pp, &Patch::<()>::Json(add_finalizer)).await {
+        Err(kube::Error::Api(s)) => assert_eq!(s.code, 422),
+        other => panic!("expected 422, got {other:?}"),
+    }
+    let remove: json_patch::Patch = serde_json::from_value(json!([
+        {"op": "test", "path": "/metadata/finalizers/0", "value": "example.com/cleanup"},
+        {"op": "remove", "path": "/metadata/finalizers/0"},
+    ]))
+    .unwrap();
+    cms.patch("p", &pp, &Patch::<()>::Json(remove))
+        .await
+        .unwrap();
+
     // Non-apply patch of a missing object: 404.
     match cms
         .patch("missing", &pp, &Patch::Merge(json!({"data": {}})))

@@ -96,7 +96,7 @@ pub async fn handle(
                             serde_json::from_value(patch.clone()).map_err(|e| {
                                 ApiError::bad_request(format!("error decoding patch: {e}"))
                             })?;
-                        json_patch::patch(&mut scale, &p)
+                        super::patch::apply_json_patch(&mut scale, &p)
                             .map_err(|e| ApiError::new(422, "Invalid", format!("patch: {e}")))?;
                     }
                     "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
