@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use flotilla_source::git::{GitAuth, GitFetcher, GitSource, GitTarget};
 use flotilla_source::{ArtifactStore, Limits, SourceError, SourceSpec, Sources};
-use flotilla_testkit::git::{GitDaemon, GitHttpServer, GitRepos, HttpAuth, SilentServer};
+use flotilla_testkit::git::{
+    GitDaemon, GitHttpServer, GitRepos, HttpAuth, SilentServer, SshServer,
+};
 use tempfile::TempDir;
 
 struct Env {
@@ -489,4 +491,57 @@ async fn concurrent_fetches_of_one_source_share_one_fetch() {
     // A later interval fetches again.
     sources.fetch(&spec).await.unwrap();
     assert_eq!(sources.git().remote_fetches(), 2);
+}
+
+#[tokio::test]
+async fn ssh_with_a_key_and_known_hosts() {
+    if !SshServer::available() {
+        eprintln!("SKIPPED: /usr/sbin/sshd not installed (Debian openssh-server; CI installs it)");
+        return;
+    }
+    let repos = GitRepos::new().unwrap();
+    let work = repos.create("app", "main").unwrap();
+    work.write("a.yaml", "a: 1\n").unwrap();
+    let head = work.commit("first").unwrap();
+    work.push().unwrap();
+    let server = SshServer::start(&repos).unwrap();
+    let env = env();
+    let with = |identity: &str, known_hosts: &str| GitSource {
+        auth: GitAuth::Ssh {
+            identity: identity.to_owned(),
+            known_hosts: known_hosts.to_owned(),
+        },
+        ..source(&server.url("app"), branch("main"))
+    };
+
+    let good = env
+        .fetcher
+        .fetch(&with(&server.identity, &server.known_hosts))
+        .await
+        .unwrap();
+    assert_eq!(
+        good.artifact.revision.to_string(),
+        format!("main@sha1:{head}")
+    );
+    assert_eq!(read(&good.artifact.path, "a.yaml"), "a: 1\n");
+
+    // Another key the server does not know.
+    let other = SshServer::start(&repos).unwrap();
+    let err = env
+        .fetcher
+        .fetch(&with(&other.identity, &server.known_hosts))
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), "AuthenticationFailed", "{err:?}");
+    assert!(!format!("{err:?}").contains("PRIVATE KEY"));
+
+    // The right key, but the host key we trust for this address is another server's.
+    let (address, _) = server.known_hosts.split_once(' ').unwrap();
+    let (_, other_key) = other.known_hosts.split_once(' ').unwrap();
+    let err = env
+        .fetcher
+        .fetch(&with(&server.identity, &format!("{address} {other_key}")))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SourceError::Git { .. }), "{err:?}");
 }

@@ -1,6 +1,8 @@
-//! Credentials for a Git remote, taken from a Secret by the caller and kept only in
-//! memory: they are handed to gix's transport when the server asks, never written to a
-//! repository's config, never printed (`Debug` redacts them) and never put in an error.
+//! Credentials for a Git remote, taken from a Secret by the caller and kept in memory:
+//! HTTP credentials travel in a header set on gix's transport, never in a repository's
+//! config; they are never printed (`Debug` redacts them) and never put in an error. The
+//! system `ssh` can only read a key from a file, so an SSH identity is written, mode 0600,
+//! to a private temporary directory for the length of one fetch.
 
 use std::collections::BTreeMap;
 
@@ -23,6 +25,13 @@ pub enum GitAuth {
     },
     /// `Authorization: Bearer <token>` on every request.
     Bearer(String),
+    /// An SSH private key and the `known_hosts` lines the server's key must match.
+    Ssh {
+        /// The private key, OpenSSH or PEM format.
+        identity: String,
+        /// `known_hosts` content; host keys are always checked.
+        known_hosts: String,
+    },
 }
 
 impl std::fmt::Debug for GitAuth {
@@ -31,13 +40,15 @@ impl std::fmt::Debug for GitAuth {
             Self::Anonymous => f.write_str("Anonymous"),
             Self::Basic { .. } => f.write_str("Basic(<redacted>)"),
             Self::Bearer(_) => f.write_str("Bearer(<redacted>)"),
+            Self::Ssh { .. } => f.write_str("Ssh(<redacted>)"),
         }
     }
 }
 
 impl GitAuth {
-    /// Reads a Secret's data as Flux does: `bearerToken`, else `username` with `password`.
-    /// A Secret with neither gives [`GitAuth::Anonymous`] (it may hold only `ca.crt`).
+    /// Reads a Secret's data as Flux does: `identity` with `known_hosts` (SSH), else
+    /// `bearerToken`, else `username` with `password`. A Secret with none of them gives
+    /// [`GitAuth::Anonymous`] (it may hold only `ca.crt`).
     pub fn from_secret_data(data: &BTreeMap<String, Vec<u8>>) -> Result<Self, SourceError> {
         let text = |key: &str| -> Result<Option<String>, SourceError> {
             data.get(key)
@@ -48,6 +59,15 @@ impl GitAuth {
                 })
                 .transpose()
         };
+        if let Some(identity) = text("identity")? {
+            let known_hosts = text("known_hosts")?.ok_or_else(|| {
+                SourceError::InvalidSpec("secret with 'identity' must hold 'known_hosts'".into())
+            })?;
+            return Ok(Self::Ssh {
+                identity,
+                known_hosts,
+            });
+        }
         if let Some(token) = text("bearerToken")? {
             return Ok(Self::Bearer(token));
         }
@@ -76,6 +96,15 @@ impl GitAuth {
                 hasher.update(b"bearer\0");
                 hasher.update(token.as_bytes());
             }
+            Self::Ssh {
+                identity,
+                known_hosts,
+            } => {
+                hasher.update(b"ssh\0");
+                hasher.update(identity.as_bytes());
+                hasher.update(b"\0");
+                hasher.update(known_hosts.as_bytes());
+            }
         }
         hasher.finalize()[..16]
             .iter()
@@ -89,7 +118,7 @@ impl GitAuth {
     /// once such a header is configured, so they never reach another host.
     pub(crate) fn header(&self) -> Option<String> {
         match self {
-            Self::Anonymous => None,
+            Self::Anonymous | Self::Ssh { .. } => None,
             Self::Basic { username, password } => Some(format!(
                 "Authorization: Basic {}",
                 base64(format!("{username}:{password}").as_bytes())
@@ -152,5 +181,16 @@ mod tests {
             GitAuth::Anonymous
         );
         assert_ne!(basic.fingerprint(), bearer.fingerprint());
+        let ssh = GitAuth::from_secret_data(&data(&[
+            ("identity", "-----BEGIN OPENSSH PRIVATE KEY-----"),
+            ("known_hosts", "host ssh-ed25519 AAAA"),
+        ]))
+        .unwrap();
+        assert!(
+            matches!(&ssh, GitAuth::Ssh { known_hosts, .. } if known_hosts.starts_with("host"))
+        );
+        assert_eq!(format!("{ssh:?}"), "Ssh(<redacted>)");
+        assert_eq!(ssh.header(), None);
+        assert!(GitAuth::from_secret_data(&data(&[("identity", "k")])).is_err());
     }
 }

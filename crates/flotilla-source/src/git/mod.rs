@@ -7,7 +7,7 @@
 //! `spawn_blocking`, bounded by the source's timeout; fetches into one cache repository
 //! are serialised.
 //!
-//! Not yet supported: ssh URLs, `recurseSubmodules`, `include`, `sparseCheckout`, `verify`,
+//! Not yet supported: `recurseSubmodules`, `include`, `sparseCheckout`, `verify`,
 //! `proxySecretRef`, and checking that a `commit` is on the `branch` given next to it.
 
 mod auth;
@@ -39,7 +39,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Everything needed to fetch one Git source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GitSource {
-    /// `http://` or `https://` URL.
+    /// `http(s)://`, `ssh://` or `git://` URL.
     pub url: String,
     /// What to check out.
     pub target: GitTarget,
@@ -137,12 +137,12 @@ impl GitFetcher {
     /// Fetches `source` and stores its tree, within `source.timeout`.
     pub async fn fetch(&self, source: &GitSource) -> Result<GitFetch, SourceError> {
         let shown_url = redact_url(&source.url);
-        if !(source.url.starts_with("http://")
-            || source.url.starts_with("https://")
-            || source.url.starts_with("git://"))
+        if !["http://", "https://", "ssh://", "git://"]
+            .iter()
+            .any(|scheme| source.url.starts_with(scheme))
         {
             return Err(SourceError::InvalidSpec(format!(
-                "unsupported Git URL {shown_url}: only http(s):// and git:// are supported so far"
+                "unsupported Git URL {shown_url}: expected http(s)://, ssh:// or git://"
             )));
         }
         let cache = self.cache_dir(source);

@@ -11,7 +11,9 @@
 //! Repositories are opened isolated from the machine's Git configuration, and credentials
 //! come only from the caller: no credential helper, prompt or `~/.gitconfig` takes part.
 
+use std::io::Write;
 use std::num::NonZeroU32;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
@@ -80,8 +82,10 @@ impl Remote<'_> {
             std::fs::create_dir_all(cache).map_err(|e| SourceError::io(cache, &e))?;
             gix::init_bare(cache).map_err(|e| self.error(&e))?;
         }
-        let repo =
+        let mut repo =
             gix::open_opts(cache, gix::open::Options::isolated()).map_err(|e| self.error(&e))?;
+        // Lives until the fetch is done: the system ssh reads the key from it.
+        let _ssh_files = self.configure_ssh(&mut repo)?;
         let mut transfer = Transfer {
             reused_cache,
             ..Transfer::default()
@@ -236,6 +240,61 @@ impl Remote<'_> {
             connection = connection.with_transport_options(options);
         }
         f(connection)
+    }
+
+    /// For SSH credentials, writes the key and `known_hosts` to a private temporary
+    /// directory and points `core.sshCommand` (in memory only) at them, with strict host
+    /// key checking and no interaction.
+    fn configure_ssh(
+        &self,
+        repo: &mut gix::Repository,
+    ) -> Result<Option<tempfile::TempDir>, SourceError> {
+        let GitAuth::Ssh {
+            identity,
+            known_hosts,
+        } = self.auth
+        else {
+            return Ok(None);
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("flotilla-ssh-")
+            .tempdir()
+            .map_err(|e| SourceError::io(&std::env::temp_dir(), &e))?;
+        let write_private = |name: &str, content: &str| {
+            let path = dir.path().join(name);
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(|e| SourceError::io(&path, &e))?;
+            // ssh refuses a key without its final newline.
+            let newline = if content.ends_with('\n') { "" } else { "\n" };
+            file.write_all(content.as_bytes())
+                .and_then(|()| file.write_all(newline.as_bytes()))
+                .map_err(|e| SourceError::io(&path, &e))?;
+            Ok::<_, SourceError>(path)
+        };
+        let key = write_private("identity", identity)?;
+        let hosts = write_private("known_hosts", known_hosts)?;
+        let command = format!(
+            "ssh -F /dev/null -i '{}' -o IdentitiesOnly=yes -o UserKnownHostsFile='{}' \
+             -o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout={} \
+             -o ServerAliveInterval=15",
+            key.display(),
+            hosts.display(),
+            self.timeout.as_secs().max(1)
+        );
+        let mut config = repo.config_snapshot_mut();
+        let invalid = |e: gix::Error| SourceError::InvalidSpec(format!("ssh configuration: {e}"));
+        config
+            .set_raw_value(gix::config::tree::Core::SSH_COMMAND, command.as_str())
+            .map_err(invalid)?;
+        config
+            .set_raw_value("ssh.variant", "ssh")
+            .map_err(invalid)?;
+        config.commit().map_err(|e| self.error(&e))?;
+        Ok(Some(dir))
     }
 
     /// Follows tags to the commit `id` names.
