@@ -75,6 +75,7 @@ async fn main() {
         target: GitTarget::Branch("main".into()),
         auth: GitAuth::Anonymous,
         ignore: None,
+        ca_cert: None,
         timeout: Duration::from_secs(300),
     };
     let mut rows = Vec::new();

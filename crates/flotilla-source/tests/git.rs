@@ -10,6 +10,7 @@ use flotilla_source::{ArtifactStore, Limits, SourceError, SourceSpec, Sources};
 use flotilla_testkit::git::{
     GitDaemon, GitHttpServer, GitRepos, HttpAuth, SilentServer, SshServer,
 };
+use flotilla_testkit::tls::TestCa;
 use tempfile::TempDir;
 
 struct Env {
@@ -30,6 +31,7 @@ fn source(url: &str, target: GitTarget) -> GitSource {
         target,
         auth: GitAuth::Anonymous,
         ignore: None,
+        ca_cert: None,
         timeout: Duration::from_secs(30),
     }
 }
@@ -544,4 +546,50 @@ async fn ssh_with_a_key_and_known_hosts() {
         .await
         .unwrap_err();
     assert!(matches!(err, SourceError::Git { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn https_with_the_secrets_ca_and_basic_auth() {
+    let repos = GitRepos::new().unwrap();
+    let work = repos.create("app", "main").unwrap();
+    work.write("a.yaml", "a: 1\n").unwrap();
+    let head = work.commit("first").unwrap();
+    work.push().unwrap();
+    let ca = TestCa::generate().unwrap();
+    let auth = HttpAuth::Basic("flux".into(), "s3cret".into());
+    let server = GitHttpServer::start_tls(&repos, auth, &ca).await.unwrap();
+    let env = env();
+    let with = |ca_cert: Option<&str>, password: &str| GitSource {
+        auth: GitAuth::Basic {
+            username: "flux".into(),
+            password: password.into(),
+        },
+        ca_cert: ca_cert.map(str::to_owned),
+        ..source(&server.url("app"), branch("main"))
+    };
+    assert!(server.url("app").starts_with("https://"));
+
+    let fetched = env
+        .fetcher
+        .fetch(&with(Some(ca.ca_pem()), "s3cret"))
+        .await
+        .unwrap();
+    assert_eq!(
+        fetched.artifact.revision.to_string(),
+        format!("main@sha1:{head}")
+    );
+
+    let wrong = env
+        .fetcher
+        .fetch(&with(Some(ca.ca_pem()), "nope"))
+        .await
+        .unwrap_err();
+    assert_eq!(wrong.reason(), "AuthenticationFailed", "{wrong:?}");
+
+    // Without the CA the server's certificate is not trusted.
+    let untrusted = env.fetcher.fetch(&with(None, "s3cret")).await.unwrap_err();
+    assert!(
+        matches!(untrusted, SourceError::Git { .. }),
+        "{untrusted:?}"
+    );
 }

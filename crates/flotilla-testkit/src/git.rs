@@ -3,7 +3,7 @@
 //!
 //! - [`GitDaemon`]: `git daemon` (the `git://` protocol);
 //! - [`GitHttpServer`]: `git http-backend` run as a CGI program behind a small axum server,
-//!   optionally demanding basic or bearer credentials;
+//!   over HTTP or HTTPS, optionally demanding basic or bearer credentials;
 //! - [`SshServer`]: a private `sshd` on a loopback port, with its own keys;
 //! - [`SilentServer`]: accepts connections and never answers, for timeout tests.
 //!
@@ -24,6 +24,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
 use tempfile::TempDir;
 use tokio::io::AsyncWriteExt;
+
+use crate::tls::{TestCa, TlsListener};
 
 /// A directory of bare repositories that servers export.
 #[derive(Debug)]
@@ -351,6 +353,7 @@ pub enum HttpAuth {
 #[derive(Debug)]
 pub struct GitHttpServer {
     addr: SocketAddr,
+    scheme: &'static str,
     stats: Arc<HttpStats>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -373,26 +376,52 @@ struct Backend {
 }
 
 impl GitHttpServer {
-    /// Starts serving `repos` on the current Tokio runtime.
+    /// Starts serving `repos` over plain HTTP on the current Tokio runtime.
     pub async fn start(repos: &GitRepos, auth: HttpAuth) -> anyhow::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
+        let (app, stats) = Self::app(repos, auth);
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self {
+            addr,
+            scheme: "http",
+            stats,
+            task,
+        })
+    }
+
+    /// Starts serving `repos` over HTTPS with a certificate from `ca`.
+    pub async fn start_tls(repos: &GitRepos, auth: HttpAuth, ca: &TestCa) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let listener = TlsListener::new(listener, ca.acceptor()?);
+        let (app, stats) = Self::app(repos, auth);
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self {
+            addr,
+            scheme: "https",
+            stats,
+            task,
+        })
+    }
+
+    fn app(repos: &GitRepos, auth: HttpAuth) -> (axum::Router, Arc<HttpStats>) {
         let stats = Arc::new(HttpStats::default());
         let backend = Arc::new(Backend {
             root: repos.root(),
             auth,
             stats: stats.clone(),
         });
-        let app = axum::Router::new().fallback(cgi).with_state(backend);
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Ok(Self { addr, stats, task })
+        (axum::Router::new().fallback(cgi).with_state(backend), stats)
     }
 
-    /// The `http://` URL of repository `name`.
+    /// The `http(s)://` URL of repository `name`.
     pub fn url(&self, name: &str) -> String {
-        format!("http://{}/{name}.git", self.addr)
+        format!("{}://{}/{name}.git", self.scheme, self.addr)
     }
 
     /// The server's request counters.

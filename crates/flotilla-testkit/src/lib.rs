@@ -1,3 +1,4 @@
 pub mod git;
 pub mod postgres;
+pub mod tls;
 pub mod tools;

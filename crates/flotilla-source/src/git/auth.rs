@@ -45,6 +45,18 @@ impl std::fmt::Debug for GitAuth {
     }
 }
 
+/// A Secret's `ca.crt`, if it has one: PEM certificates to trust for HTTPS.
+pub fn ca_cert_from_secret_data(
+    data: &BTreeMap<String, Vec<u8>>,
+) -> Result<Option<String>, SourceError> {
+    data.get("ca.crt")
+        .map(|v| {
+            String::from_utf8(v.clone())
+                .map_err(|_| SourceError::InvalidSpec("secret key \"ca.crt\" is not UTF-8".into()))
+        })
+        .transpose()
+}
+
 impl GitAuth {
     /// Reads a Secret's data as Flux does: `identity` with `known_hosts` (SSH), else
     /// `bearerToken`, else `username` with `password`. A Secret with none of them gives

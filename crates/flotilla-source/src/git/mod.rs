@@ -25,7 +25,7 @@ use flotilla_api::revision::{Digest, DigestAlgorithm, Revision};
 use flotilla_api::source::GitRepositorySpec;
 use sha2::{Digest as _, Sha256};
 
-pub use auth::GitAuth;
+pub use auth::{GitAuth, ca_cert_from_secret_data};
 pub use reference::GitTarget;
 pub use remote::Transfer;
 
@@ -47,19 +47,26 @@ pub struct GitSource {
     pub auth: GitAuth,
     /// Extra `.gitignore`-style exclusions (`spec.ignore`).
     pub ignore: Option<String>,
+    /// PEM certificates (a Secret's `ca.crt`) trusted for HTTPS besides the system's.
+    pub ca_cert: Option<String>,
     /// Bound on the whole fetch.
     pub timeout: Duration,
 }
 
 impl GitSource {
-    /// The source a `GitRepository` spec describes, with credentials the caller read from
-    /// its `secretRef`.
-    pub fn from_spec(spec: &GitRepositorySpec, auth: GitAuth) -> Result<Self, SourceError> {
+    /// The source a `GitRepository` spec describes, with the credentials and CA the caller
+    /// read from its `secretRef` ([`GitAuth::from_secret_data`], [`ca_cert_from_secret_data`]).
+    pub fn from_spec(
+        spec: &GitRepositorySpec,
+        auth: GitAuth,
+        ca_cert: Option<String>,
+    ) -> Result<Self, SourceError> {
         Ok(Self {
             url: spec.url.clone(),
             target: GitTarget::from_ref(spec.reference.as_ref())?,
             auth,
             ignore: spec.ignore.clone(),
+            ca_cert,
             timeout: spec
                 .timeout
                 .as_ref()
@@ -71,11 +78,12 @@ impl GitSource {
     /// artifact, so one fetch serves them all. Credentials take part only as a digest.
     pub fn dedupe_key(&self) -> String {
         format!(
-            "git\0{}\0{:?}\0{}\0{}",
+            "git\0{}\0{:?}\0{}\0{}\0{}",
             self.url,
             self.target,
             self.ignore.as_deref().unwrap_or(""),
-            self.auth.fingerprint()
+            self.auth.fingerprint(),
+            self.ca_cert.as_deref().unwrap_or("")
         )
     }
 }
@@ -227,6 +235,7 @@ fn fetch_blocking(
         url: &source.url,
         shown_url,
         auth: &source.auth,
+        ca_cert: source.ca_cert.as_deref(),
         timeout: source.timeout,
         interrupt,
     };

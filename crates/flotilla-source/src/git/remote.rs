@@ -65,6 +65,8 @@ pub(crate) struct Remote<'a> {
     /// The URL as it may appear in messages.
     pub shown_url: &'a str,
     pub auth: &'a GitAuth,
+    /// Extra CA certificates (PEM) for HTTPS.
+    pub ca_cert: Option<&'a str>,
     pub timeout: Duration,
     pub interrupt: &'a AtomicBool,
 }
@@ -230,8 +232,18 @@ impl Remote<'_> {
                 // The caller's timer cannot stop a blocking read; reqwest's own timeout
                 // ends the request (and frees the cache lock) within the same bound.
                 let timeout = self.timeout;
+                let roots = match self.ca_cert {
+                    Some(pem) => {
+                        reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|e| {
+                            SourceError::InvalidSpec(format!("ca.crt is not PEM certificates: {e}"))
+                        })?
+                    }
+                    None => Vec::new(),
+                };
                 let reqwest = ReqwestOptions {
-                    configure_client: Some(Box::new(move |client| Ok(client.timeout(timeout)))),
+                    configure_client: Some(Box::new(move |client| {
+                        Ok(client.timeout(timeout).tls_certs_merge(roots.clone()))
+                    })),
                     configure_request: None,
                 };
                 http.backend = Some(Arc::new(Mutex::new(reqwest)));
