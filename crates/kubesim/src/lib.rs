@@ -1,7 +1,11 @@
 //! kubesim: an emulated Kubernetes API server (see `/work/shared/kubesim.md` for the contract).
 //!
-//! This crate currently provides [`ssa`], the server-side apply merge library the HTTP layer
-//! will call for every write.
+//! - [`Fleet::start`] serves many isolated clusters from one process, each on its own
+//!   HTTPS port with its own CA, kubeconfig, store and resourceVersion counter; the
+//!   `kubesim serve` binary does the same from the command line.
+//! - [`api`] is the API server itself: discovery, `/openapi/v3`, the REST verbs, watch,
+//!   patches and server-side apply, with `Status` errors as the real server words them.
+//! - [`ssa`] is the server-side apply merge library every write goes through.
 
 pub mod ssa;
 

@@ -2,7 +2,7 @@
 //!
 //! Built once per fleet from the Kubernetes `_definitions.json` (group, version and kind of
 //! every built-in type, and their schemas for `/openapi/v3`) joined with the
-//! [`builtin`](super::builtin) name table. Clusters share the built-in catalog through an
+//! [`super::builtin`] name table. Clusters share the built-in catalog through an
 //! `Arc`; a cluster that registers custom resources gets its own copy (copy on write), so
 //! idle clusters cost nothing here.
 
