@@ -57,6 +57,17 @@ impl Sources {
         &self.git
     }
 
+    /// Drops fetch caches of every source not in `live` (see [`GitFetcher::prune`]).
+    pub fn prune(&self, live: &[SourceSpec]) -> Result<usize, SourceError> {
+        let git: Vec<&GitSource> = live
+            .iter()
+            .map(|spec| match spec {
+                SourceSpec::Git(git) => git,
+            })
+            .collect();
+        self.git.prune(&git)
+    }
+
     /// Fetches `spec`; a fetch of an equal spec already running is awaited instead of
     /// starting another.
     pub async fn fetch(&self, spec: &SourceSpec) -> Result<Artifact, SourceError> {

@@ -593,3 +593,40 @@ async fn https_with_the_secrets_ca_and_basic_auth() {
         "{untrusted:?}"
     );
 }
+
+#[tokio::test]
+async fn pruning_drops_the_caches_of_deleted_sources_only() {
+    let repos = GitRepos::new().unwrap();
+    for name in ["kept", "deleted"] {
+        let work = repos.create(name, "main").unwrap();
+        work.write("a.yaml", name).unwrap();
+        work.commit("first").unwrap();
+        work.push().unwrap();
+    }
+    let server = GitHttpServer::start(&repos, HttpAuth::None).await.unwrap();
+    let env = env();
+    let kept = source(&server.url("kept"), branch("main"));
+    let deleted = source(&server.url("deleted"), branch("main"));
+    env.fetcher.fetch(&kept).await.unwrap();
+    env.fetcher.fetch(&deleted).await.unwrap();
+
+    assert_eq!(env.fetcher.prune(&[&kept]).unwrap(), 1);
+    assert!(env.fetcher.cache_dir(&kept).is_dir());
+    assert!(!env.fetcher.cache_dir(&deleted).exists());
+    assert!(
+        env.fetcher
+            .fetch(&kept)
+            .await
+            .unwrap()
+            .transfer
+            .reused_cache
+    );
+    assert!(
+        !env.fetcher
+            .fetch(&deleted)
+            .await
+            .unwrap()
+            .transfer
+            .reused_cache
+    );
+}

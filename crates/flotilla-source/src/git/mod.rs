@@ -15,7 +15,7 @@ mod export;
 pub mod reference;
 mod remote;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -140,6 +140,45 @@ impl GitFetcher {
             .map(|b| format!("{b:02x}"))
             .collect();
         self.cache_root.join(hex)
+    }
+
+    /// Forgets sources that no longer exist: removes the cache repositories and remembered
+    /// artifacts of every source not in `live` (a cache in use by a running fetch is left
+    /// for next time). Returns how many cache repositories were removed. Artifacts
+    /// themselves go through [`ArtifactStore::gc`].
+    pub fn prune(&self, live: &[&GitSource]) -> Result<usize, SourceError> {
+        let keys: HashSet<String> = live.iter().map(|s| s.dedupe_key()).collect();
+        self.published
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|key, _| keys.contains(key));
+        let dirs: HashSet<PathBuf> = live.iter().map(|s| self.cache_dir(s)).collect();
+        let entries = match std::fs::read_dir(&self.cache_root) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(SourceError::io(&self.cache_root, &e)),
+        };
+        let mut removed = 0;
+        for entry in entries {
+            let path = entry
+                .map_err(|e| SourceError::io(&self.cache_root, &e))?
+                .path();
+            if dirs.contains(&path) {
+                continue;
+            }
+            let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+            if locks
+                .get(&path)
+                .is_some_and(|lock| lock.try_lock().is_err())
+            {
+                continue;
+            }
+            locks.remove(&path);
+            drop(locks);
+            std::fs::remove_dir_all(&path).map_err(|e| SourceError::io(&path, &e))?;
+            removed += 1;
+        }
+        Ok(removed)
     }
 
     /// Fetches `source` and stores its tree, within `source.timeout`.
