@@ -65,6 +65,22 @@ fn same_content_is_stored_once_read_only_under_its_digest() {
             .readonly()
     );
     assert!(fs::metadata(&first.path).unwrap().permissions().readonly());
+    // An empty directory is content too.
+    let mut w = store.writer().unwrap();
+    w.add_file(b"apps/a.yaml", false, b"a: 1\n").unwrap();
+    w.add_file(b"run.sh", true, b"#!/bin/sh\n").unwrap();
+    w.add_symlink(b"apps/link.yaml", b"a.yaml").unwrap();
+    w.add_dir(b"empty/dir").unwrap();
+    let with_dir = w.finish(rev()).unwrap();
+    assert_ne!(with_dir.digest, first.digest);
+    assert!(with_dir.path.join("empty/dir").is_dir());
+    assert!(matches!(
+        store.writer().unwrap().add_dir(b"../up"),
+        Err(SourceError::Rejected(_))
+    ));
+    store
+        .gc(&[first.digest.clone(), other.digest.clone()].into())
+        .unwrap();
     // Two artifacts, no temporary directories left behind.
     assert_eq!(fs::read_dir(store.root()).unwrap().count(), 2);
     let status = first.to_status();
