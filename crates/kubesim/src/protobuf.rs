@@ -1,7 +1,8 @@
 //! Protobuf request bodies (`application/vnd.kubernetes.protobuf`), decoded to JSON.
 //!
 //! client-go ≥ 1.32 sends built-in kinds as protobuf: `kubectl create namespace|configmap|
-//! secret|serviceaccount`, Helm's release Secrets and the `DeleteOptions` of its deletes do. The body is the magic `k8s\0`
+//! secret|serviceaccount|token`, Helm's release Secrets and the `DeleteOptions` of its deletes
+//! do. The body is the magic `k8s\0`
 //! followed by a `runtime.Unknown` message (`typeMeta` = 1 with apiVersion = 1 and kind = 2,
 //! `raw` = 2 holding the object's own message).
 //!
@@ -117,8 +118,31 @@ const DELETE_OPTIONS: &[Field] = &[
     (5, "dryRun", F::RepStr),
 ];
 
+const TOKEN_REQUEST: &[Field] = &[
+    (1, "metadata", F::Msg(OBJECT_META)),
+    (
+        2,
+        "spec",
+        F::Msg(&[
+            (1, "audiences", F::RepStr),
+            (4, "expirationSeconds", F::I64),
+            (
+                3,
+                "boundObjectRef",
+                F::Msg(&[
+                    (1, "kind", F::Str),
+                    (2, "apiVersion", F::Str),
+                    (3, "name", F::Str),
+                    (4, "uid", F::Str),
+                ]),
+            ),
+        ]),
+    ),
+];
+
 fn layout(api_version: &str, kind: &str) -> Option<&'static [Field]> {
     match (api_version, kind) {
+        ("authentication.k8s.io/v1", "TokenRequest") => Some(TOKEN_REQUEST),
         ("v1" | "meta.k8s.io/v1", "DeleteOptions") => Some(DELETE_OPTIONS),
         ("v1", "ConfigMap") => Some(CONFIG_MAP),
         ("v1", "Secret") => Some(SECRET),

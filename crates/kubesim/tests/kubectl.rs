@@ -485,6 +485,14 @@ async fn imperative_creates_send_protobuf() {
             })
             .count();
         assert_eq!(protobuf_posts, 4);
+        // A service-account token authenticates against the cluster.
+        let token = k.ok(&["create", "token", "bot", "-n", "t"]);
+        k.ok(&["get", "ns", "t", "--token", token.trim()]);
+        let err = k.fails(&["create", "token", "nobody", "-n", "t"]);
+        assert!(
+            err.contains("serviceaccounts \"nobody\" not found"),
+            "{err}"
+        );
     })
     .await;
 }

@@ -12,6 +12,7 @@ pub mod patch;
 pub mod query;
 pub mod route;
 pub mod scale;
+pub mod token;
 pub mod watch;
 
 use crate::cluster::ClusterState;
@@ -297,6 +298,10 @@ async fn dispatch(
 async fn resource(ctx: Ctx<'_>, method: Method, body: Body) -> Result<Response<Body>, ApiError> {
     if ctx.path.subresource.as_deref() == Some("scale") {
         return scale::handle(&ctx, method, body).await;
+    }
+    if ctx.path.subresource.as_deref() == Some("token") && method == Method::POST {
+        let bytes = body::read(body).await?;
+        return token::create(&ctx, &bytes);
     }
     let named = ctx.path.name.is_some();
     // The deprecated watch of one object by URL is a watch of its collection by name.
