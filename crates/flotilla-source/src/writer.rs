@@ -25,7 +25,7 @@ use flotilla_api::revision::Revision;
 
 use crate::error::SourceError;
 use crate::store::{Artifact, ArtifactStore, Limits, remove_tree};
-use crate::tree_digest::digest_tree;
+use crate::tree_digest::TreeHasher;
 
 /// An artifact under construction. See the module docs for what it refuses.
 #[derive(Debug)]
@@ -37,6 +37,7 @@ pub struct ArtifactWriter {
     files: u64,
     symlinks: HashSet<Vec<u8>>,
     dirs: HashSet<Vec<u8>>,
+    hasher: TreeHasher,
     done: bool,
 }
 
@@ -55,6 +56,7 @@ impl ArtifactWriter {
             files: 0,
             symlinks: HashSet::new(),
             dirs: HashSet::new(),
+            hasher: TreeHasher::default(),
             done: false,
         })
     }
@@ -76,7 +78,9 @@ impl ArtifactWriter {
         self.count_entry(contents.len() as u64, rel)?;
         self.ensure_dirs(&components, components.len() - 1)?;
         let path = self.tmp.join(OsStr::from_bytes(rel));
-        let mode = if executable { 0o755 } else { 0o644 };
+        // Created read-only: the descriptor we write through was opened before the mode
+        // applies, and no one else needs to write it.
+        let mode = if executable { 0o555 } else { 0o444 };
         let mut file = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -85,6 +89,7 @@ impl ArtifactWriter {
             .map_err(|e| SourceError::Rejected(format!("cannot create {}: {e}", show(rel))))?;
         file.write_all(contents)
             .map_err(|e| SourceError::io(&path, &e))?;
+        self.hasher.file(rel, executable, contents);
         Ok(())
     }
 
@@ -121,6 +126,7 @@ impl ArtifactWriter {
         symlink(OsStr::from_bytes(target), &path)
             .map_err(|e| SourceError::Rejected(format!("cannot create {}: {e}", show(rel))))?;
         self.symlinks.insert(rel.to_vec());
+        self.hasher.symlink(rel, target);
         Ok(())
     }
 
@@ -128,15 +134,15 @@ impl ArtifactWriter {
     /// its digest. Content already in the store is reused, not duplicated.
     pub fn finish(mut self, revision: Revision) -> Result<Artifact, SourceError> {
         self.check_symlinks()?;
-        let summary = digest_tree(&self.tmp)?;
-        make_read_only(&self.tmp).map_err(|e| SourceError::io(&self.tmp, &e))?;
-        let (path, last_update_time) = self.store.publish(&self.tmp, &summary.digest)?;
+        let digest = self.hasher.digest()?;
+        make_dirs_read_only(&self.tmp).map_err(|e| SourceError::io(&self.tmp, &e))?;
+        let (path, last_update_time) = self.store.publish(&self.tmp, &digest)?;
         self.done = true;
         Ok(Artifact {
             revision,
-            digest: summary.digest,
-            size: summary.size,
-            files: summary.files,
+            digest,
+            size: self.bytes,
+            files: self.files,
             path,
             last_update_time,
         })
@@ -186,6 +192,7 @@ impl ArtifactWriter {
                 )));
             }
             if self.dirs.insert(prefix.clone()) {
+                self.hasher.dir(&prefix);
                 let path = self.tmp.join(OsStr::from_bytes(&prefix));
                 match fs::create_dir(&path) {
                     Ok(()) => {}
@@ -260,18 +267,12 @@ fn show(bytes: &[u8]) -> String {
     format!("{:?}", String::from_utf8_lossy(bytes))
 }
 
-/// Files become 0444 (0555 if executable), directories 0555; symlinks have no mode.
-fn make_read_only(dir: &Path) -> std::io::Result<()> {
+/// Directories become 0555 once everything is in them (files are created read-only).
+fn make_dirs_read_only(dir: &Path) -> std::io::Result<()> {
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
-        let kind = entry.file_type()?;
-        let path = entry.path();
-        if kind.is_dir() {
-            make_read_only(&path)?;
-        } else if kind.is_file() {
-            let exec = entry.metadata()?.permissions().mode() & 0o111 != 0;
-            let mode = if exec { 0o555 } else { 0o444 };
-            fs::set_permissions(&path, fs::Permissions::from_mode(mode))?;
+        if entry.file_type()?.is_dir() {
+            make_dirs_read_only(&entry.path())?;
         }
     }
     fs::set_permissions(dir, fs::Permissions::from_mode(0o555))
