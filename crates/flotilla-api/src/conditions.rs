@@ -191,17 +191,14 @@ pub fn mark_ready(
     observed_generation: Option<i64>,
     now: Timestamp,
 ) -> bool {
-    let mut changed = set(
+    settle(
         conditions,
-        READY,
         Status::True,
         reason,
         message,
         observed_generation,
         now,
-    );
-    changed |= remove(conditions, RECONCILING);
-    changed | remove(conditions, STALLED)
+    )
 }
 
 /// Reconciliation failed and will be retried: `Ready=False`, no `Reconciling`. A previous
@@ -213,10 +210,30 @@ pub fn mark_failed(
     observed_generation: Option<i64>,
     now: Timestamp,
 ) -> bool {
+    settle(
+        conditions,
+        Status::False,
+        reason,
+        message,
+        observed_generation,
+        now,
+    )
+}
+
+/// The end of an attempt: `Ready` takes `ready`, and the attempt's `Reconciling` and any
+/// earlier `Stalled` go.
+fn settle(
+    conditions: &mut Vec<Condition>,
+    ready: Status,
+    reason: &str,
+    message: &str,
+    observed_generation: Option<i64>,
+    now: Timestamp,
+) -> bool {
     let mut changed = set(
         conditions,
         READY,
-        Status::False,
+        ready,
         reason,
         message,
         observed_generation,
