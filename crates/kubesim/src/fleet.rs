@@ -215,9 +215,14 @@ impl ClusterHandle {
         self.addr
     }
 
-    /// `https://127.0.0.1:<port>`.
+    /// `https://127.0.0.1:<port>` (a wildcard listen address is reached through loopback,
+    /// which the server certificate names).
     pub fn server_url(&self) -> String {
-        format!("https://{}", self.addr)
+        let mut addr = self.addr;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        }
+        format!("https://{addr}")
     }
 
     /// The bearer token the kubeconfig's token user carries.
