@@ -7,8 +7,13 @@
 //! `spawn_blocking`, bounded by the source's timeout; fetches into one cache repository
 //! are serialised.
 //!
-//! Not yet supported: `recurseSubmodules`, `include`, `sparseCheckout`, `verify`,
-//! `proxySecretRef`, and checking that a `commit` is on the `branch` given next to it.
+//! HTTP(S) requests carry the timeout themselves, so a stalled server frees the blocking
+//! thread too; ssh gets `ConnectTimeout`/`ServerAliveInterval`; a stalled `git://` daemon
+//! is abandoned at the timeout but its thread ends only when the connection does.
+//!
+//! Not yet supported: `provider` (azure, github), `recurseSubmodules`, `include`,
+//! `sparseCheckout`, `verify`, `proxySecretRef`, and checking that a `commit` is on the
+//! `branch` given next to it.
 
 mod auth;
 mod export;
