@@ -78,7 +78,7 @@ async fn branch_over_http_with_default_excludes() {
 #[tokio::test]
 async fn tags_semver_and_commits_resolve_like_flux() {
     let repos = GitRepos::new().unwrap();
-    let work = repos.create("app", "main").unwrap();
+    let mut work = repos.create("app", "main").unwrap();
     let mut commits = Vec::new();
     for version in ["1.0.0", "1.2.0", "2.0.0"] {
         work.write("version.txt", version).unwrap();
@@ -149,6 +149,28 @@ async fn tags_semver_and_commits_resolve_like_flux() {
     );
     // Same content as the tag v1.0.0: the same artifact directory.
     assert_eq!(named.artifact.path, tag.path);
+
+    // A commit that exists, but not on the branch named next to it.
+    work.branch("side").unwrap();
+    work.write("version.txt", "side").unwrap();
+    let side = work.commit("side").unwrap();
+    work.push().unwrap();
+    let off_branch = GitTarget::Commit {
+        id: side.parse().unwrap(),
+        branch: Some("main".into()),
+    };
+    let err = env
+        .fetcher
+        .fetch(&source(&url, off_branch))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SourceError::RefNotFound { .. }), "{err:?}");
+    assert!(err.to_string().contains("on branch \"main\""), "{err}");
+    let on_side = GitTarget::Commit {
+        id: side.parse().unwrap(),
+        branch: Some("side".into()),
+    };
+    env.fetcher.fetch(&source(&url, on_side)).await.unwrap();
 }
 
 #[tokio::test]

@@ -12,8 +12,7 @@
 //! is abandoned at the timeout but its thread ends only when the connection does.
 //!
 //! Not yet supported: `provider` (azure, github), `recurseSubmodules`, `include`,
-//! `sparseCheckout`, `verify`, `proxySecretRef`, and checking that a `commit` is on the
-//! `branch` given next to it.
+//! `sparseCheckout`, `verify` and `proxySecretRef`.
 
 mod auth;
 mod export;

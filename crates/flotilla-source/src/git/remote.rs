@@ -31,6 +31,11 @@ use crate::error::SourceError;
 use crate::git::auth::GitAuth;
 use crate::git::reference::{GitTarget, pick_semver};
 
+/// The shallow fetch of a single commit.
+fn depth_one() -> Shallow {
+    Shallow::DepthAtRemote(NonZeroU32::MIN)
+}
+
 /// A connection to the remote with our credentials attached.
 type Connection<'remote, 'auth, 'repo> =
     gix::remote::Connection<'remote, 'auth, 'repo, Box<dyn Transport + Send>>;
@@ -94,19 +99,23 @@ impl Remote<'_> {
         };
         let (spec, name) = match target {
             GitTarget::Commit { id, branch } => {
-                if repo.has_object(id) {
-                    let commit = self.peel(&repo, *id)?;
-                    let name = branch.clone();
-                    return Ok((
-                        repo,
-                        Resolved {
-                            commit,
-                            name,
-                            transfer,
-                        },
-                    ));
+                if !repo.has_object(id) {
+                    let spec = format!("{id}:refs/flotilla/commits/{id}");
+                    self.fetch_spec(&repo, &spec, target, &mut transfer, depth_one())?;
                 }
-                (format!("{id}:refs/flotilla/commits/{id}"), branch.clone())
+                let commit = self.peel(&repo, *id)?;
+                if let Some(branch) = branch {
+                    self.verify_on_branch(&repo, commit, branch, &mut transfer)?;
+                }
+                let name = branch.clone();
+                return Ok((
+                    repo,
+                    Resolved {
+                        commit,
+                        name,
+                        transfer,
+                    },
+                ));
             }
             GitTarget::Name(name) => (format!("+{name}:{name}"), Some(name.clone())),
             GitTarget::Semver(range) => {
@@ -119,7 +128,7 @@ impl Remote<'_> {
             ),
             GitTarget::Branch(b) => (format!("+refs/heads/{b}:refs/heads/{b}"), Some(b.clone())),
         };
-        let id = self.fetch_spec(&repo, &spec, target, &mut transfer)?;
+        let id = self.fetch_spec(&repo, &spec, target, &mut transfer, depth_one())?;
         let commit = self.peel(&repo, id)?;
         Ok((
             repo,
@@ -129,6 +138,45 @@ impl Remote<'_> {
                 transfer,
             },
         ))
+    }
+
+    /// Checks that `commit` is in the history of `branch`, as Flux requires when both are
+    /// given. Only the branch's history since the commit's date is fetched (`deepen-since`),
+    /// which is all a commit on the branch can be part of.
+    fn verify_on_branch(
+        &self,
+        repo: &gix::Repository,
+        commit: ObjectId,
+        branch: &str,
+        transfer: &mut Transfer,
+    ) -> Result<(), SourceError> {
+        let time = repo
+            .find_commit(commit)
+            .and_then(|c| c.time())
+            .map_err(|e| self.error(&e))?;
+        // A second of slack: the server keeps commits at or after the cutoff.
+        let cutoff = gix::date::Time {
+            seconds: time.seconds - 1,
+            offset: time.offset,
+        };
+        let spec = format!("+refs/heads/{branch}:refs/heads/{branch}");
+        let target = GitTarget::Branch(branch.to_owned());
+        let tip = self.fetch_spec(repo, &spec, &target, transfer, Shallow::Since { cutoff })?;
+        let tip = self.peel(repo, tip)?;
+        let on_branch = tip == commit
+            || repo
+                .rev_walk([tip])
+                .all()
+                .map_err(|e| self.error(&e))?
+                .any(|info| info.is_ok_and(|info| info.id == commit));
+        if on_branch {
+            Ok(())
+        } else {
+            Err(SourceError::RefNotFound {
+                url: self.shown_url.to_owned(),
+                reference: format!("commit {commit} on branch {branch:?}"),
+            })
+        }
     }
 
     /// Lists the remote's tags and picks the highest matching `range`.
@@ -164,6 +212,7 @@ impl Remote<'_> {
         spec: &str,
         target: &GitTarget,
         transfer: &mut Transfer,
+        shallow: Shallow,
     ) -> Result<ObjectId, SourceError> {
         transfer.contacted_remote = true;
         self.with_connection(repo, spec, |connection| {
@@ -177,7 +226,7 @@ impl Remote<'_> {
                 .find_map(|m| m.remote.as_id().map(ToOwned::to_owned))
                 .ok_or_else(|| self.not_found(target))?;
             let outcome = prepare
-                .with_shallow(Shallow::DepthAtRemote(NonZeroU32::MIN))
+                .with_shallow(shallow)
                 .receive(Discard, self.interrupt)
                 .map_err(|e| match (target, self.error(&e)) {
                     // The server refuses wants of objects it does not have.
