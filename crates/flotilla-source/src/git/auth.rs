@@ -204,5 +204,10 @@ mod tests {
         assert_eq!(format!("{ssh:?}"), "Ssh(<redacted>)");
         assert_eq!(ssh.header(), None);
         assert!(GitAuth::from_secret_data(&data(&[("identity", "k")])).is_err());
+        assert_eq!(
+            ca_cert_from_secret_data(&data(&[("ca.crt", "PEM"), ("username", "u")])).unwrap(),
+            Some("PEM".to_owned())
+        );
+        assert_eq!(ca_cert_from_secret_data(&data(&[])).unwrap(), None);
     }
 }

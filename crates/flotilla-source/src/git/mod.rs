@@ -335,6 +335,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn source_from_a_gitrepository_spec() {
+        let spec: GitRepositorySpec = serde_json::from_value(serde_json::json!({
+            "url": "https://example.com/fleet.git",
+            "interval": "1m",
+            "timeout": "20s",
+            "ref": {"branch": "main", "tag": "v1.0.0"},
+            "ignore": "docs/",
+        }))
+        .unwrap();
+        let source = GitSource::from_spec(&spec, GitAuth::Anonymous, None).unwrap();
+        assert_eq!(source.target, GitTarget::Tag("v1.0.0".into()));
+        assert_eq!(source.timeout, Duration::from_secs(20));
+        assert_eq!(source.ignore.as_deref(), Some("docs/"));
+        let mut other = source.clone();
+        other.auth = GitAuth::Bearer("s3cr3t-token".into());
+        assert_ne!(source.dedupe_key(), other.dedupe_key());
+        assert!(!other.dedupe_key().contains("s3cr3t"));
+    }
+
+    #[test]
     fn redacts_user_info() {
         assert_eq!(
             redact_url("https://user:secret@example.com/repo.git"),
