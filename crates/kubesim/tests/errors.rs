@@ -253,6 +253,16 @@ async fn patches_and_apply_conflicts() {
         }
         other => panic!("expected 409, got {other:?}"),
     }
+    // A resourceVersion in an applied configuration is a precondition.
+    let mut stale = d.clone();
+    stale["metadata"]["resourceVersion"] = json!("1");
+    match deploys
+        .patch("d", &PatchParams::apply("flotilla"), &Patch::Apply(&stale))
+        .await
+    {
+        Err(kube::Error::Api(s)) => assert_eq!((s.code, s.reason.as_str()), (409, "Conflict")),
+        other => panic!("expected 409, got {other:?}"),
+    }
     let forced = deploys
         .patch(
             "d",

@@ -75,6 +75,17 @@ pub fn apply(
     let key = key(ctx, ctx.name());
     let mut store = ctx.state.store.lock();
     let live = store.get(&key).cloned();
+    // A resourceVersion in the applied configuration is a precondition.
+    if let (Some(live), Some(rv)) = (&live, meta::meta_str(&config, "resourceVersion"))
+        && !rv.is_empty()
+        && meta::meta_str(live, "resourceVersion") != Some(rv)
+    {
+        return Err(ApiError::conflict_modified(
+            &ctx.info.group,
+            &ctx.info.plural,
+            ctx.name(),
+        ));
+    }
     let written = with_field_manager(ctx, subresource, |fm| {
         let Some(fm) = fm else {
             return Err(ApiError::unsupported_media_type(&[
