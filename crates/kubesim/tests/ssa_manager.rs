@@ -4,7 +4,8 @@
 
 mod ssa_common;
 
-use kubesim::ssa::{FieldManager, SsaError, TypeRef, Writer, conflict_status};
+use kubesim::ssa::manager::describe_manager;
+use kubesim::ssa::{FieldManager, SsaError, TypeRef, Writer};
 use serde_json::{Value, json};
 
 fn config_map_root() -> TypeRef {
@@ -112,8 +113,8 @@ fn subresource_writers_are_separate_managers_and_named_so_in_conflicts() {
         panic!("expected a conflict");
     };
     assert_eq!(
-        conflict_status(&c)["details"]["causes"][0]["message"],
-        "conflict with \"autoscaler\" with subresource \"scale\" using apps/v1"
+        describe_manager(&c.0[0].manager),
+        "\"autoscaler\" with subresource \"scale\" using apps/v1"
     );
 }
 

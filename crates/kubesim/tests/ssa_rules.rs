@@ -3,7 +3,8 @@
 
 mod ssa_common;
 
-use kubesim::ssa::{SsaError, conflict_status};
+use kubesim::ssa::SsaError;
+use kubesim::ssa::manager::describe_manager;
 use serde_json::{Value, json};
 use ssa_common::Object;
 
@@ -87,15 +88,11 @@ fn apply_conflicts_with_an_updater_and_force_takes_ownership() {
         err.to_string(),
         "Apply failed with 1 conflict: conflict with \"hpa\" using apps/v1: .spec.replicas"
     );
-    let status = conflict_status(conflicts);
-    assert_eq!(status["code"], 409);
-    assert_eq!(status["reason"], "Conflict");
-    assert_eq!(
-        status["details"]["causes"],
-        json!([{"type": "FieldManagerConflict",
-                "message": "conflict with \"hpa\" using apps/v1",
-                "field": ".spec.replicas"}])
-    );
+    let [conflict] = conflicts.0.as_slice() else {
+        panic!("expected one conflict, got {conflicts:?}");
+    };
+    assert_eq!(conflict.path.to_string(), ".spec.replicas");
+    assert_eq!(describe_manager(&conflict.manager), "\"hpa\" using apps/v1");
     assert_eq!(
         d.object()["spec"]["replicas"],
         3,

@@ -274,32 +274,6 @@ impl FieldManager<'_> {
     }
 }
 
-/// The API server's 409 for an apply conflict: a `Status` with one
-/// `FieldManagerConflict` cause per field.
-pub fn conflict_status(conflicts: &Conflicts) -> Value {
-    let causes: Vec<Value> = conflicts
-        .0
-        .iter()
-        .map(|c| {
-            json!({
-                "type": "FieldManagerConflict",
-                "message": format!("conflict with {}", describe_manager(&c.manager)),
-                "field": c.path.to_string(),
-            })
-        })
-        .collect();
-    json!({
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Failure",
-        "message": conflict_message(conflicts),
-        "reason": "Conflict",
-        "details": {"causes": causes},
-        "code": 409,
-    })
-}
-
 /// "Apply failed with N conflict(s): …", worded as the API server does.
 pub fn conflict_message(conflicts: &Conflicts) -> String {
     if let [only] = conflicts.0.as_slice() {

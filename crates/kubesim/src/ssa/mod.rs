@@ -34,7 +34,7 @@ pub mod zero;
 
 use path::PathElement;
 
-pub use manager::{FieldManager, Operation, Writer, Written, conflict_status};
+pub use manager::{FieldManager, Operation, Writer, Written};
 pub use path::Path;
 pub use schema::{Schema, TypeRef};
 pub use set::FieldSet;
