@@ -74,10 +74,38 @@ impl ArtifactWriter {
         executable: bool,
         contents: &[u8],
     ) -> Result<(), SourceError> {
+        self.add_file_reusing(rel, executable, contents, None)
+    }
+
+    /// Adds a regular file with `contents` which an earlier artifact already holds at
+    /// `existing`: the file is hard-linked rather than written again (artifacts are
+    /// read-only and never change, so they can share it). `contents` is still what the
+    /// digest is computed from; when `existing` is missing or differs in size or mode, or
+    /// cannot be linked, the file is written as usual.
+    pub fn add_file_reusing(
+        &mut self,
+        rel: &[u8],
+        executable: bool,
+        contents: &[u8],
+        existing: Option<&Path>,
+    ) -> Result<(), SourceError> {
         let components = checked_components(rel)?;
         self.count_entry(contents.len() as u64, rel)?;
         self.ensure_dirs(&components, components.len() - 1)?;
         let path = self.tmp.join(OsStr::from_bytes(rel));
+        self.hasher.file(rel, executable, contents);
+        let reusable = existing.filter(|existing| {
+            fs::symlink_metadata(existing).is_ok_and(|m| {
+                m.is_file()
+                    && m.len() == contents.len() as u64
+                    && (m.permissions().mode() & 0o111 != 0) == executable
+            })
+        });
+        if let Some(existing) = reusable
+            && fs::hard_link(existing, &path).is_ok()
+        {
+            return Ok(());
+        }
         // Created read-only: the descriptor we write through was opened before the mode
         // applies, and no one else needs to write it.
         let mode = if executable { 0o555 } else { 0o444 };
@@ -89,7 +117,6 @@ impl ArtifactWriter {
             .map_err(|e| SourceError::Rejected(format!("cannot create {}: {e}", show(rel))))?;
         file.write_all(contents)
             .map_err(|e| SourceError::io(&path, &e))?;
-        self.hasher.file(rel, executable, contents);
         Ok(())
     }
 

@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::os::unix::fs::MetadataExt;
 use std::sync::Arc;
 
 use common::{branch, env, read, source};
@@ -187,6 +188,22 @@ async fn new_commits_are_fetched_incrementally_and_force_pushes_followed() {
         read(&second.artifact.path, "apps/app-7.yaml"),
         "name: app-7\nreplicas: 2\n"
     );
+    // Unchanged files are shared with the previous artifact, changed ones are not; the
+    // digest is the same as a fresh export's.
+    let inode =
+        |a: &flotilla_source::Artifact, p: &str| std::fs::metadata(a.path.join(p)).unwrap().ino();
+    assert_eq!(
+        inode(&first.artifact, "apps/app-8.yaml"),
+        inode(&second.artifact, "apps/app-8.yaml")
+    );
+    assert_ne!(
+        inode(&first.artifact, "apps/app-7.yaml"),
+        inode(&second.artifact, "apps/app-7.yaml")
+    );
+    let other = common::env();
+    let fresh = other.fetcher.fetch(&src).await.unwrap().artifact;
+    assert_eq!(fresh.digest, second.artifact.digest);
+    assert_ne!(fresh.path, second.artifact.path);
 
     let rewritten = work
         .force_push_rewrite("apps/app-7.yaml", "name: seven\n")

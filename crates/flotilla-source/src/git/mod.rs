@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use flotilla_api::revision::{Digest, DigestAlgorithm, Revision};
 use flotilla_api::source::GitRepositorySpec;
+use gix::ObjectId;
 use sha2::{Digest as _, Sha256};
 
 pub use auth::{GitAuth, ca_cert_from_secret_data};
@@ -307,7 +308,13 @@ fn fetch_blocking(
     }
     let mut rules = IgnoreRules::new(source.ignore.as_deref());
     let mut writer = places.store.writer()?;
-    export::export_commit(&repo, resolved.commit, &mut rules, &mut writer)?;
+    let previous = places.previous.and_then(|artifact| {
+        Some(export::Previous {
+            commit: ObjectId::from_hex(artifact.revision.digest().hex().as_bytes()).ok()?,
+            dir: &artifact.path,
+        })
+    });
+    export::export_commit(&repo, resolved.commit, previous, &mut rules, &mut writer)?;
     let artifact = writer.finish(revision)?;
     tracing::debug!(url = shown_url, revision = %artifact.revision, digest = %artifact.digest,
         objects = resolved.transfer.objects, bytes = resolved.transfer.bytes, "fetched git source");
