@@ -6,7 +6,8 @@
 //! routing), OpenAPI schemas (for `/openapi/v3`) and merge schemas (for server-side apply).
 //! Like the apiextensions controller it then marks new CRDs `NamesAccepted` and
 //! `Established`, and removes the objects of resources that are no longer served.
-//! Pruning, defaulting and validation against the CRD schema are not done yet.
+//! Custom resources written are pruned and defaulted ([`crate::structural`]) and validated
+//! ([`crate::schema_validation`]) against the OpenAPI schemas kept here.
 
 use crate::discovery::{Catalog, ResourceInfo};
 use crate::ssa::{Schema, TypeRef};

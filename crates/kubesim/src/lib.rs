@@ -21,6 +21,7 @@ pub mod namespaces;
 pub mod pki;
 pub mod protobuf;
 pub mod request_log;
+pub mod schema_validation;
 pub mod selectors;
 pub mod server;
 pub mod status;

@@ -127,6 +127,23 @@ impl ApiError {
         e
     }
 
+    /// 422 Invalid with several causes: `Kind.group "name" is invalid: <aggregate>`.
+    pub fn invalid_causes(
+        group: &str,
+        kind: &str,
+        name: &str,
+        aggregate: &str,
+        causes: Vec<Cause>,
+    ) -> Self {
+        let message = format!(
+            "{} \"{name}\" is invalid: {aggregate}",
+            qualified(group, kind)
+        );
+        let mut e = ApiError::new(422, "Invalid", message).about(group, kind, name);
+        e.details.causes = causes;
+        e
+    }
+
     pub fn bad_request(message: impl Into<String>) -> Self {
         ApiError::new(400, "BadRequest", message)
     }

@@ -5,7 +5,9 @@
 //!   `x-kubernetes-preserve-unknown-fields: true` (and `apiVersion`, `kind`, `metadata`,
 //!   which every object has);
 //! - defaulted: a property missing from an object whose schema gives it a `default` gets
-//!   that value (and is then defaulted itself), at every depth the object reaches.
+//!   that value (and is then defaulted itself), at every depth the object reaches; a
+//!   `null` where the schema does not say `nullable: true` is defaulted the same way, or
+//!   dropped when there is no default.
 
 use serde_json::{Map, Value};
 
@@ -33,14 +35,29 @@ pub fn normalize(defs: &Map<String, Value>, schema: &Value, value: &mut Value, t
             let additional = schema.get("additionalProperties").filter(|a| a.is_object());
             if let Some(props) = properties {
                 for (name, prop) in props {
-                    if map.contains_key(name) {
-                        continue;
-                    }
                     let prop = resolve(defs, prop).unwrap_or(prop);
-                    if let Some(d) = prop.get("default") {
-                        map.insert(name.clone(), d.clone());
+                    let nullable = prop.get("nullable") == Some(&Value::Bool(true));
+                    match (map.get(name), prop.get("default")) {
+                        // A null where null is not allowed counts as absent: defaulted, or
+                        // dropped (so that `required` reports it, as the real server does).
+                        (Some(Value::Null), None) if !nullable => {
+                            map.remove(name);
+                        }
+                        (Some(Value::Null), Some(d)) if !nullable => {
+                            map.insert(name.clone(), d.clone());
+                        }
+                        (None, Some(d)) => {
+                            map.insert(name.clone(), d.clone());
+                        }
+                        _ => {}
                     }
                 }
+            }
+            if let Some(a) = additional.and_then(|a| resolve(defs, a))
+                && a.get("nullable") != Some(&Value::Bool(true))
+                && a.get("default").is_none()
+            {
+                map.retain(|k, v| !v.is_null() || properties.is_some_and(|p| p.contains_key(k)));
             }
             let keys: Vec<String> = map.keys().cloned().collect();
             for key in keys {

@@ -105,6 +105,7 @@ pub fn apply(
             let mut object = written.object;
             fields::normalize_custom(ctx, &mut object);
             meta::prepare_create(ctx, &mut object)?;
+            fields::validate_custom(ctx, &object, None, None)?;
             let stored = if ctx.query.dry_run {
                 object
             } else {
@@ -119,6 +120,7 @@ pub fn apply(
             let mut object = written.object;
             fields::normalize_custom(ctx, &mut object);
             meta::prepare_update(ctx, &live, &mut object, subresource);
+            fields::validate_custom(ctx, &object, Some(&live), subresource)?;
             if meta::is_noop(&live, &object) || ctx.query.dry_run {
                 return Ok(ok(&present(ctx, &object)));
             }

@@ -181,3 +181,48 @@ pub fn normalize_custom(ctx: &Ctx<'_>, object: &mut Value) {
         crate::structural::normalize(&ctx.state.shared.definitions.defs, schema, object, true);
     }
 }
+
+/// Validates a custom resource's values against its CRD version's schema (built-ins pass):
+/// the whole object, or only its status on the status subresource, as the apiextensions
+/// server does. `old` is the stored object on updates, for ratcheting.
+pub fn validate_custom(
+    ctx: &Ctx<'_>,
+    object: &Value,
+    old: Option<&Value>,
+    subresource: Option<&str>,
+) -> Result<(), ApiError> {
+    use crate::schema_validation::{aggregate, validate_object, validate_status};
+    if ctx.info.builtin {
+        return Ok(());
+    }
+    let Some(def) = ctx.info.definition.as_deref() else {
+        return Ok(());
+    };
+    let custom = ctx.state.custom();
+    let Some(schema) = custom.openapi.get(def) else {
+        return Ok(());
+    };
+    let errors = match subresource {
+        Some("status") => validate_status(schema, object, old),
+        _ => validate_object(schema, object, old),
+    };
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let causes = errors
+        .iter()
+        .map(|e| crate::status::Cause {
+            reason: e.kind.reason().to_string(),
+            message: e.body(),
+            field: e.field.clone(),
+        })
+        .collect();
+    let name = super::meta::meta_str(object, "name").unwrap_or(ctx.name());
+    Err(ApiError::invalid_causes(
+        &ctx.info.group,
+        &ctx.info.kind,
+        name,
+        &aggregate(&errors),
+        causes,
+    ))
+}

@@ -77,6 +77,7 @@ pub fn create(ctx: &Ctx<'_>, bytes: bytes::Bytes) -> Result<Response<Body>, ApiE
     let warnings = fields::check_fields(ctx, &object, false)?;
     let name = meta::prepare_create(ctx, &mut object)?;
     fields::normalize_custom(ctx, &mut object);
+    fields::validate_custom(ctx, &object, None, None)?;
     let object = fields::track_update(ctx, None, None, object)?;
     let key = key(ctx, &name);
     let mut store = ctx.state.store.lock();
@@ -162,6 +163,7 @@ pub fn write(
     meta::prepare_update(ctx, &old, &mut new, subresource);
     metadata_mut(&mut new).insert("resourceVersion".into(), Value::String(current_rv));
     fields::normalize_custom(ctx, &mut new);
+    fields::validate_custom(ctx, &new, Some(&old), subresource)?;
     let new = fields::track_update(ctx, subresource, Some(&old), new)?;
     // The last finalizer of a deleting object going away completes the deletion.
     if meta::is_deleting(&old) && !meta::has_finalizers(&new) {
