@@ -109,7 +109,7 @@ pub fn aggregate(errors: &[FieldError]) -> String {
     }
 }
 
-/// Validates a whole custom resource (`top-level apiVersion`, `kind` and `metadata` are the
+/// Validates a whole custom resource (its top-level `apiVersion`, `kind` and `metadata` are the
 /// server's and are skipped). `old` is the stored object on an update.
 pub fn validate_object(schema: &Value, object: &Value, old: Option<&Value>) -> Vec<FieldError> {
     let mut v = Validator { errors: Vec::new() };
@@ -132,8 +132,8 @@ pub fn validate_status(schema: &Value, object: &Value, old: Option<&Value>) -> V
     v.errors
 }
 
-/// Go's `%q` of a string: JSON's escaping is the same for what custom resources hold,
-/// except that Go leaves `<`, `>` and `&` alone, as serde_json does.
+/// Go's `%q` of a string. serde_json escapes printable text the same way; only control
+/// characters other than `\n`, `\r`, `\t` come out differently (`\u0001`, not `\x01`).
 fn quote(s: &str) -> String {
     Value::String(s.to_string()).to_string()
 }
@@ -177,7 +177,7 @@ fn type_matches(expected: &str, actual: &str) -> bool {
 fn format_ok(format: &str, s: &str) -> bool {
     use base64::Engine;
     match format {
-        "date-time" => chrono::DateTime::parse_from_rfc3339(s).is_ok(),
+        "date-time" => date_time_ok(s),
         "date" => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok(),
         "uuid" => uuid::Uuid::try_parse(s).is_ok() && s.len() == 36,
         "byte" => base64::engine::general_purpose::STANDARD.decode(s).is_ok(),
@@ -207,6 +207,25 @@ fn matches(pattern: &str, s: &str) -> Option<bool> {
         }
         cache.get(pattern)?.as_ref().map(|re| re.is_match(s))
     })
+}
+
+/// kube-openapi's `date-time` takes RFC 3339 and a few ISO 8601 relatives: no colon in the
+/// offset, no offset at all, minutes precision, a space for the `T`. Refusing one of those
+/// would refuse what the real server stores.
+fn date_time_ok(s: &str) -> bool {
+    const WITH_OFFSET: [&str; 2] = ["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M%z"];
+    const LOCAL: [&str; 3] = [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S",
+    ];
+    chrono::DateTime::parse_from_rfc3339(s).is_ok()
+        || WITH_OFFSET
+            .iter()
+            .any(|f| chrono::DateTime::parse_from_str(&s.replace('Z', "+0000"), f).is_ok())
+        || LOCAL
+            .iter()
+            .any(|f| chrono::NaiveDateTime::parse_from_str(s, f).is_ok())
 }
 
 fn bound(schema: &Value, key: &str) -> Option<f64> {

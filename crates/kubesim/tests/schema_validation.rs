@@ -200,6 +200,55 @@ fn keyword_table() {
         ),
         (
             json!({"type": "string", "format": "date-time"}),
+            json!("2024-01-02T03:04:05.5+0200"),
+            &[],
+        ),
+        (
+            json!({"type": "string", "format": "date-time"}),
+            json!("2024-01-02T03:04:05"),
+            &[],
+        ),
+        (
+            json!({"type": "string", "format": "date-time"}),
+            json!("2024-01-02T03:04Z"),
+            &[],
+        ),
+        (
+            json!({"type": "string", "format": "date"}),
+            json!("2024-01-02"),
+            &[],
+        ),
+        (
+            json!({"type": "string", "format": "date"}),
+            json!("2024-13-02"),
+            &[
+                r#"spec.x: Invalid value: "2024-13-02": spec.x in body must be of type date: "2024-13-02""#,
+            ],
+        ),
+        (
+            json!({"type": "string", "format": "byte"}),
+            json!("aGVsbG8="),
+            &[],
+        ),
+        (
+            json!({"type": "string", "format": "ipv4"}),
+            json!("10.0.0.1"),
+            &[],
+        ),
+        (
+            json!({"type": "string", "format": "ipv6"}),
+            json!("10.0.0.1"),
+            &[
+                r#"spec.x: Invalid value: "10.0.0.1": spec.x in body must be of type ipv6: "10.0.0.1""#,
+            ],
+        ),
+        (
+            json!({"type": "integer", "format": "int32"}),
+            json!(1_i64 << 40),
+            &[],
+        ),
+        (
+            json!({"type": "string", "format": "date-time"}),
             json!("yesterday"),
             &[
                 r#"spec.x: Invalid value: "yesterday": spec.x in body must be of type date-time: "yesterday""#,
