@@ -277,19 +277,19 @@ impl Validator {
         if old == Some(value) {
             return;
         }
-        if !self.check_type(schema, value, path) {
-            return;
+        if self.check_type(schema, value, path) {
+            match value {
+                Value::Object(map) => self.object(schema, map, old, path, top),
+                Value::Array(items) => self.array(schema, items, path),
+                Value::String(s) => self.string(schema, s, path),
+                Value::Number(n) => self.number(schema, value, n.as_f64().unwrap_or(0.0), path),
+                _ => {}
+            }
         }
-        match value {
-            Value::Object(map) => self.object(schema, map, old, path, top),
-            Value::Array(items) => self.array(schema, items, path),
-            Value::String(s) => self.string(schema, s, path),
-            Value::Number(n) => self.number(schema, value, n.as_f64().unwrap_or(0.0), path),
-            _ => {}
-        }
+        // kube-openapi checks `enum` whatever the type, null included: a null never
+        // matches, even where the schema is `nullable`.
         if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
-            && !value.is_null()
-            && !allowed.contains(value)
+            && (value.is_null() || !allowed.contains(value))
         {
             let supported: Vec<String> = allowed
                 .iter()

@@ -105,6 +105,19 @@ fn keyword_table() {
             json!(3),
             &[r#"spec.x: Unsupported value: 3: supported values: "1", "2""#],
         ),
+        (
+            json!({"type": "string", "nullable": true, "enum": ["a"]}),
+            json!(null),
+            &[r#"spec.x: Unsupported value: "null": supported values: "a""#],
+        ),
+        (
+            json!({"type": "string", "enum": ["a"]}),
+            json!(1),
+            &[
+                r#"spec.x: Invalid value: "integer": spec.x in body must be of type string: "integer""#,
+                r#"spec.x: Unsupported value: 1: supported values: "a""#,
+            ],
+        ),
         // pattern
         (
             json!({"type": "string", "pattern": "^[0-9]+s$"}),
