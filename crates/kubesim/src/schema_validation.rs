@@ -138,21 +138,31 @@ fn quote(s: &str) -> String {
     Value::String(s.to_string()).to_string()
 }
 
-/// How Go's `%v` prints a decoded JSON value the server reports as a bad value.
+/// How Go's `%v` prints a decoded JSON value the server reports as a bad value (integers
+/// decode as int64, other numbers as float64).
 fn show(v: &Value) -> String {
     match v {
         Value::String(s) => quote(s),
         Value::Null => quote("null"),
+        Value::Number(n) if !n.is_f64() => n.to_string(),
+        Value::Number(n) => number(n.as_f64().unwrap_or(0.0)),
         other => other.to_string(),
     }
 }
 
-/// Go's `%v` of a float64 bound: integral values print without a fraction.
+/// Go's `%v` of a float64 (schema bounds, fractional values): the shortest digits, in
+/// exponent form (`1e+06`, `1.5e-05`) when the exponent is below -4 or at least 6.
 fn number(n: f64) -> String {
-    if n.fract() == 0.0 && n.abs() < 1e21 {
-        format!("{}", n as i64)
-    } else {
-        format!("{n}")
+    let sci = format!("{n:e}");
+    let Some((mantissa, exp)) = sci.split_once('e') else {
+        return sci;
+    };
+    match exp.parse::<i32>() {
+        Ok(e) if !(-4..6).contains(&e) => {
+            let sign = if e < 0 { '-' } else { '+' };
+            format!("{mantissa}e{sign}{:02}", e.abs())
+        }
+        _ => format!("{n}"),
     }
 }
 

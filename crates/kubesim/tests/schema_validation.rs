@@ -205,6 +205,20 @@ fn keyword_table() {
             json!(10),
             &[],
         ),
+        (
+            json!({"type": "number", "maximum": 1_000_000}),
+            json!(2_500_000.5),
+            &[
+                "spec.x: Invalid value: 2.5000005e+06: spec.x in body should be less than or equal to 1e+06",
+            ],
+        ),
+        (
+            json!({"type": "number", "minimum": 0.0001}),
+            json!(0.00001),
+            &[
+                "spec.x: Invalid value: 1e-05: spec.x in body should be greater than or equal to 0.0001",
+            ],
+        ),
         // format
         (
             json!({"type": "string", "format": "date-time"}),
