@@ -497,6 +497,132 @@ async fn imperative_creates_send_protobuf() {
     .await;
 }
 
+/// `kubectl get KIND NAME -o json`, parsed.
+fn get_json(k: &Kubectl, args: &[&str]) -> serde_json::Value {
+    let mut full = vec!["get"];
+    full.extend_from_slice(args);
+    full.extend_from_slice(&["-o", "json"]);
+    serde_json::from_str(&k.ok(&full)).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imperative_creates_of_other_built_in_kinds_send_protobuf() {
+    each_client(async |k: &Kubectl, c| {
+        let out = k.ok(&[
+            "create",
+            "deployment",
+            "web",
+            "--image=nginx:1.27",
+            "--replicas=2",
+            "--port=8080",
+        ]);
+        assert!(out.contains("deployment.apps/web created"), "{out}");
+        let d = get_json(k, &["deploy", "web"]);
+        assert_eq!(d["spec"]["replicas"], 2);
+        assert_eq!(d["spec"]["selector"]["matchLabels"]["app"], "web");
+        assert_eq!(d["spec"]["template"]["metadata"]["labels"]["app"], "web");
+        let container = &d["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(container["name"], "nginx");
+        assert_eq!(container["image"], "nginx:1.27");
+        assert_eq!(container["ports"][0]["containerPort"], 8080);
+        assert_eq!(container["resources"], serde_json::json!({}));
+        assert!(d["metadata"].get("creationTimestamp").is_some());
+
+        k.ok(&["create", "job", "once", "--image=busybox", "--", "echo", "hi"]);
+        let j = get_json(k, &["job", "once"]);
+        let container = &j["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(container["image"], "busybox");
+        assert_eq!(container["command"], serde_json::json!(["echo", "hi"]));
+        assert_eq!(j["spec"]["template"]["spec"]["restartPolicy"], "Never");
+
+        k.ok(&["create", "role", "reader", "--verb=get", "--verb=list", "--resource=pods"]);
+        let r = get_json(k, &["role", "reader"]);
+        assert_eq!(
+            r["rules"],
+            serde_json::json!([{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}])
+        );
+        k.ok(&["create", "rolebinding", "read", "--role=reader", "--user=alice"]);
+        let rb = get_json(k, &["rolebinding", "read"]);
+        assert_eq!(rb["roleRef"]["kind"], "Role");
+        assert_eq!(rb["roleRef"]["name"], "reader");
+        assert_eq!(rb["subjects"][0]["name"], "alice");
+
+        k.ok(&["create", "service", "clusterip", "s", "--tcp=80:8080"]);
+        let svc = get_json(k, &["service", "s"]);
+        assert_eq!(svc["spec"]["type"], "ClusterIP");
+        assert_eq!(svc["spec"]["selector"]["app"], "s");
+        let port = &svc["spec"]["ports"][0];
+        assert_eq!(port["name"], "80-8080");
+        assert_eq!(port["port"], 80);
+        assert_eq!(port["protocol"], "TCP");
+        // IntOrString as a number.
+        assert_eq!(port["targetPort"], 8080);
+
+        k.ok(&[
+            "create",
+            "cronjob",
+            "tick",
+            "--image=busybox",
+            "--schedule=*/5 * * * *",
+            "--",
+            "date",
+        ]);
+        let cj = get_json(k, &["cronjob", "tick"]);
+        assert_eq!(cj["spec"]["schedule"], "*/5 * * * *");
+        let pod = &cj["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+        assert_eq!(pod["containers"][0]["command"], serde_json::json!(["date"]));
+        assert_eq!(pod["restartPolicy"], "OnFailure");
+
+        k.ok(&[
+            "create",
+            "priorityclass",
+            "high",
+            "--value=1000",
+            "--description=important",
+            "--global-default=false",
+        ]);
+        let pc = get_json(k, &["priorityclass", "high"]);
+        assert_eq!(pc["value"], 1000);
+        assert_eq!(pc["description"], "important");
+        assert_eq!(pc["globalDefault"], false);
+        assert_eq!(pc["preemptionPolicy"], "PreemptLowerPriority");
+
+        k.ok(&["create", "poddisruptionbudget", "pdb", "--selector=app=web", "--min-available=50%"]);
+        let pdb = get_json(k, &["pdb", "pdb"]);
+        // IntOrString as a string.
+        assert_eq!(pdb["spec"]["minAvailable"], "50%");
+        assert_eq!(pdb["spec"]["selector"]["matchLabels"]["app"], "web");
+
+        k.ok(&["create", "quota", "q", "--hard=pods=10,requests.cpu=500m"]);
+        let q = get_json(k, &["quota", "q"]);
+        // Quantities as strings.
+        assert_eq!(q["spec"]["hard"], serde_json::json!({"pods": "10", "requests.cpu": "500m"}));
+
+        k.ok(&["create", "ingress", "ing", "--rule=foo.com/bar=svc1:8080"]);
+        let ing = get_json(k, &["ingress", "ing"]);
+        let rule = &ing["spec"]["rules"][0];
+        assert_eq!(rule["host"], "foo.com");
+        // IngressRuleValue is inlined into the rule.
+        let path = &rule["http"]["paths"][0];
+        assert_eq!(path["path"], "/bar");
+        assert_eq!(path["pathType"], "Exact");
+        assert_eq!(path["backend"]["service"]["name"], "svc1");
+        assert_eq!(path["backend"]["service"]["port"]["number"], 8080);
+
+        let protobuf_posts = c
+            .request_log()
+            .iter()
+            .filter(|r| {
+                r.method == "POST"
+                    && r.status == 201
+                    && r.content_type.as_deref() == Some("application/vnd.kubernetes.protobuf")
+            })
+            .count();
+        assert_eq!(protobuf_posts, 10);
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scale_subresource() {
     each_client(async |k: &Kubectl, c| {
