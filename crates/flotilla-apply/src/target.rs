@@ -1,0 +1,69 @@
+//! Where an object goes: API discovery turns an object's `apiVersion` and `kind` into a
+//! served resource and its scope, and so into the dynamic API the apply writes through.
+//! Discovery is a snapshot; the applier refreshes it once the set's CRDs are established.
+
+use flotilla_render::Object;
+use kube::api::{Api, DynamicObject};
+use kube::discovery::{Discovery, Scope};
+use kube::{Client, core::GroupVersionKind};
+
+use crate::error::ApplyError;
+
+/// The resources a cluster serves, as discovered at one moment.
+pub(crate) struct Targets {
+    client: Client,
+    discovery: Discovery,
+}
+
+/// The API an object is written through, and the namespace it lands in.
+pub(crate) struct Target {
+    /// A namespaced API for namespaced resources, a cluster-wide one otherwise.
+    pub api: Api<DynamicObject>,
+    /// The effective namespace: the object's own, else the client's default; `None` for
+    /// cluster-scoped resources.
+    pub namespace: Option<String>,
+}
+
+impl Targets {
+    /// Discovers every API group the cluster serves.
+    pub async fn discover(client: &Client) -> Result<Self, ApplyError> {
+        let discovery = Discovery::new(client.clone())
+            .run()
+            .await
+            .map_err(|source| ApplyError::Cluster {
+                what: "API discovery".to_owned(),
+                source,
+            })?;
+        Ok(Self {
+            client: client.clone(),
+            discovery,
+        })
+    }
+
+    /// The API for `object`, or `None` when its kind is not served (yet).
+    pub fn resolve(&self, object: &Object) -> Option<Target> {
+        let version = object
+            .api_version
+            .rsplit_once('/')
+            .map_or(object.api_version.as_str(), |(_, version)| version);
+        let gvk = GroupVersionKind::gvk(&object.id.group, version, &object.id.kind);
+        let (resource, capabilities) = self.discovery.resolve_gvk(&gvk)?;
+        Some(match capabilities.scope {
+            Scope::Namespaced => {
+                let namespace = object
+                    .id
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| self.client.default_namespace().to_owned());
+                Target {
+                    api: Api::namespaced_with(self.client.clone(), &namespace, &resource),
+                    namespace: Some(namespace),
+                }
+            }
+            Scope::Cluster => Target {
+                api: Api::all_with(self.client.clone(), &resource),
+                namespace: None,
+            },
+        })
+    }
+}

@@ -1,0 +1,301 @@
+//! The applier against a kubesim cluster over HTTPS: CRDs with their custom resources in
+//! one set, idempotence, all-or-nothing validation and field ownership.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
+
+use flotilla_apply::{Action, Applier, ApplyError, Owner};
+use flotilla_render::{Object, ObjectSet};
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::core::GroupVersionKind;
+use kube::{Client, Config};
+use kubesim::{Fleet, FleetConfig, FleetHandle};
+use serde_json::{Value, json};
+
+async fn start() -> (FleetHandle, Client) {
+    let fleet = Fleet::start(FleetConfig::with_clusters(1))
+        .await
+        .expect("fleet starts");
+    let kubeconfig = Kubeconfig::from_yaml(&fleet.clusters()[0].kubeconfig()).unwrap();
+    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .unwrap();
+    (fleet, Client::try_from(config).unwrap())
+}
+
+fn owner() -> Owner {
+    Owner {
+        kind: "Kustomization".into(),
+        namespace: "fleet".into(),
+        name: "apps".into(),
+    }
+}
+
+fn set(values: Vec<Value>) -> ObjectSet {
+    let objects = values
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| Object::new(v, &format!("document {i}")).unwrap())
+        .collect();
+    ObjectSet::new(objects).unwrap()
+}
+
+/// A dynamic API for `group/version/kind` (plural: lowercase kind + "s").
+fn api(
+    client: &Client,
+    group: &str,
+    version: &str,
+    kind: &str,
+    ns: Option<&str>,
+) -> Api<DynamicObject> {
+    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
+    match ns {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+        None => Api::all_with(client.clone(), &resource),
+    }
+}
+
+fn crd(plural: &str, kind: &str) -> Value {
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": format!("{plural}.example.com")},
+        "spec": {
+            "group": "example.com",
+            "scope": "Namespaced",
+            "names": {"plural": plural, "singular": kind.to_lowercase(), "kind": kind, "listKind": format!("{kind}List")},
+            "versions": [{
+                "name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {
+                    "type": "object",
+                    "properties": {"spec": {"type": "object", "properties": {"size": {"type": "integer"}}}}
+                }}
+            }]
+        }
+    })
+}
+
+fn custom(kind: &str, ns: &str, name: &str, size: Value) -> Value {
+    json!({"apiVersion": "example.com/v1", "kind": kind,
+           "metadata": {"name": name, "namespace": ns}, "spec": {"size": size}})
+}
+
+fn config_map(ns: &str, name: &str, data: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns}, "data": data})
+}
+
+fn namespace(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+}
+
+fn deployment(ns: &str, name: &str) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]}
+            }
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crd_and_custom_resources_in_one_go_then_a_no_op() {
+    let (fleet, client) = start().await;
+    // Custom resources first and in a namespace the set creates: the stages reorder them.
+    let objects = set(vec![
+        custom("Widget", "team", "w1", json!(1)),
+        config_map("team", "settings", json!({"a": "1"})),
+        crd("widgets", "Widget"),
+        namespace("team"),
+        custom("Widget", "team", "w2", json!(2)),
+    ]);
+    let applier = Applier::new(client.clone(), owner());
+
+    let first = applier.apply(&objects).await.unwrap();
+    assert_eq!(first.count(Action::Created), 5, "{first:?}");
+    let order: Vec<String> = first.objects.iter().map(|o| o.id.to_string()).collect();
+    assert_eq!(
+        order,
+        [
+            "CustomResourceDefinition.apiextensions.k8s.io/widgets.example.com",
+            "Namespace/team",
+            "Widget.example.com/team/w1",
+            "ConfigMap/team/settings",
+            "Widget.example.com/team/w2",
+        ]
+    );
+    let w1 = api(&client, "example.com", "v1", "Widget", Some("team"))
+        .get("w1")
+        .await
+        .unwrap();
+    let labels = w1.metadata.labels.unwrap();
+    assert_eq!(labels["flotilla.dev/name"], "apps");
+    assert_eq!(labels["flotilla.dev/namespace"], "fleet");
+    assert_eq!(labels["flotilla.dev/kind"], "Kustomization");
+    let managers: Vec<String> = w1
+        .metadata
+        .managed_fields
+        .unwrap()
+        .into_iter()
+        .filter_map(|m| m.manager)
+        .collect();
+    assert_eq!(managers, ["flotilla"]);
+
+    // The server marks the CRD Established after the first apply, a write of its own;
+    // from then on nothing changes: no object's resourceVersion, nor the cluster's.
+    let cluster_version = fleet.clusters()[0].resource_version();
+    let second = applier.apply(&objects).await.unwrap();
+    assert_eq!(second.count(Action::Unchanged), 5, "{second:?}");
+    let third = applier.apply(&objects).await.unwrap();
+    assert_eq!(third, second);
+    assert_eq!(fleet.clusters()[0].resource_version(), cluster_version);
+    fleet.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_field_fails_the_run_and_nothing_is_written() {
+    let (fleet, client) = start().await;
+    let mut bad = deployment("default", "web");
+    bad["spec"]["foo"] = json!(1);
+    let objects = set(vec![
+        namespace("fresh"),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+               "metadata": {"name": "reader"}, "rules": []}),
+        config_map("default", "settings", json!({"a": "1"})),
+        bad,
+        deployment("default", "api"),
+    ]);
+    let err = Applier::new(client.clone(), owner())
+        .apply(&objects)
+        .await
+        .unwrap_err();
+    let ApplyError::Invalid { failures } = &err else {
+        panic!("expected a validation error, got {err}");
+    };
+    assert_eq!(failures.0.len(), 1, "{err}");
+    assert_eq!(failures.0[0].id.to_string(), "Deployment.apps/default/web");
+    assert!(failures.0[0].reason.contains("foo"), "{err}");
+    assert!(
+        err.to_string().contains("Deployment.apps/default/web: "),
+        "{err}"
+    );
+
+    let absent = [
+        api(&client, "", "v1", "Namespace", None)
+            .get_opt("fresh")
+            .await,
+        api(
+            &client,
+            "rbac.authorization.k8s.io",
+            "v1",
+            "ClusterRole",
+            None,
+        )
+        .get_opt("reader")
+        .await,
+        api(&client, "", "v1", "ConfigMap", Some("default"))
+            .get_opt("settings")
+            .await,
+        api(&client, "apps", "v1", "Deployment", Some("default"))
+            .get_opt("api")
+            .await,
+    ];
+    for live in absent {
+        assert!(live.unwrap().is_none());
+    }
+    fleet.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_resource_failing_its_schema_fails_the_run() {
+    let (fleet, client) = start().await;
+    let applier = Applier::new(client.clone(), owner());
+    applier
+        .apply(&set(vec![
+            crd("widgets", "Widget"),
+            custom("Widget", "default", "w1", json!(1)),
+        ]))
+        .await
+        .unwrap();
+
+    // The CRD exists: the whole set is validated before any write.
+    let err = applier
+        .apply(&set(vec![
+            crd("widgets", "Widget"),
+            custom("Widget", "default", "w1", json!("big")),
+            config_map("default", "settings", json!({"a": "1"})),
+        ]))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ApplyError::Invalid { .. }), "{err}");
+    assert!(
+        err.to_string().contains("Widget.example.com/default/w1: "),
+        "{err}"
+    );
+    let widgets = api(&client, "example.com", "v1", "Widget", Some("default"));
+    assert_eq!(widgets.get("w1").await.unwrap().data["spec"]["size"], 1);
+    let config_maps = api(&client, "", "v1", "ConfigMap", Some("default"));
+    assert!(config_maps.get_opt("settings").await.unwrap().is_none());
+
+    // A CRD new in the set: its resources are validated once it is established, before
+    // anything after the definitions stage is written.
+    let err = applier
+        .apply(&set(vec![
+            crd("gadgets", "Gadget"),
+            custom("Gadget", "default", "g1", json!("big")),
+            config_map("default", "settings", json!({"a": "1"})),
+        ]))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("Gadget.example.com/default/g1: "),
+        "{err}"
+    );
+    let gadgets = api(&client, "example.com", "v1", "Gadget", Some("default"));
+    assert!(gadgets.get_opt("g1").await.unwrap().is_none());
+    assert!(config_maps.get_opt("settings").await.unwrap().is_none());
+    fleet.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_field_of_another_manager_survives() {
+    let (fleet, client) = start().await;
+    let applier = Applier::new(client.clone(), owner());
+    applier
+        .apply(&set(vec![config_map(
+            "default",
+            "settings",
+            json!({"a": "1"}),
+        )]))
+        .await
+        .unwrap();
+    let config_maps = api(&client, "", "v1", "ConfigMap", Some("default"));
+    config_maps
+        .patch(
+            "settings",
+            &PatchParams::apply("kubectl-edit"),
+            &Patch::Apply(json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "settings", "labels": {"team": "blue"}}, "data": {"b": "2"}})),
+        )
+        .await
+        .unwrap();
+
+    let report = applier
+        .apply(&set(vec![config_map(
+            "default",
+            "settings",
+            json!({"a": "2"}),
+        )]))
+        .await
+        .unwrap();
+    assert_eq!(report.count(Action::Configured), 1, "{report:?}");
+    let live = config_maps.get("settings").await.unwrap();
+    assert_eq!(live.data["data"], json!({"a": "2", "b": "2"}));
+    let labels = live.metadata.labels.unwrap();
+    assert_eq!(labels["team"], "blue");
+    assert_eq!(labels["flotilla.dev/name"], "apps");
+    fleet.shutdown().await;
+}
