@@ -1,16 +1,18 @@
 //! The apply of one object set to one cluster, in two phases.
 //!
 //! **Validate.** Every object is sent as a server-side dry-run apply before anything is
-//! written. An object that depends on a definition the same set creates — a custom
-//! resource whose CRD is in the set and not yet served, or an object in a Namespace the
-//! set creates — cannot be validated yet and is *deferred*. Any other refusal fails the
-//! run with every refused object named, and nothing is written.
+//! written. An object that depends on a definition the same set writes is *deferred*: a
+//! custom resource whose CRD is in the set (the set may create the CRD, or change its
+//! schema, so only the CRD as applied can judge it), or an object in a Namespace the set
+//! creates. Any other refusal fails the run with every refused object named, and nothing
+//! is written.
 //!
 //! **Apply.** Stage by stage ([`Stage`]), objects within a stage in parallel (at most
 //! [`ApplyOptions::concurrency`] requests in flight). After the definitions stage the
 //! applier waits for the set's CRDs to be Established, refreshes discovery, and
 //! dry-runs the deferred objects; if one is refused the run fails having written only
-//! the definitions stage, which had itself passed validation. Each write is a server-side
+//! the definitions stage, which had itself passed validation (and whose apply is a no-op
+//! when those definitions are already in place). Each write is a server-side
 //! apply with field manager `flotilla` and strict field validation, so fields the set does
 //! not mention stay with whichever manager owns them, and an unknown field is an error
 //! rather than a silently dropped value.
@@ -142,13 +144,13 @@ impl Applier {
     }
 
     /// Sorts objects into those validated now and those that wait for a CRD or Namespace
-    /// of the set; an object whose kind is neither served nor defined by the set fails.
+    /// of the set; an object whose kind is neither defined by the set nor served fails.
     async fn partition<'a>(
         &self,
         targets: &Targets,
         objects: &'a [Object],
     ) -> Result<Partition<'a>, ApplyError> {
-        let new_kinds = crd::defined_kinds(objects);
+        let defined_kinds = crd::defined_kinds(objects);
         let mut new_namespaces = HashSet::new();
         for namespace in objects
             .iter()
@@ -176,6 +178,11 @@ impl Applier {
             failures: Vec::new(),
         };
         for object in objects {
+            let kind = (object.id.group.clone(), object.id.kind.clone());
+            if defined_kinds.contains(&kind) {
+                partition.deferred.push(object);
+                continue;
+            }
             match targets.resolve(object) {
                 Some(target)
                     if target
@@ -186,9 +193,6 @@ impl Applier {
                     partition.deferred.push(object);
                 }
                 Some(_) => partition.ready.push(object),
-                None if new_kinds.contains(&(object.id.group.clone(), object.id.kind.clone())) => {
-                    partition.deferred.push(object);
-                }
                 None => partition.failures.push(not_served(object)),
             }
         }

@@ -52,9 +52,10 @@ impl fmt::Display for Failures {
 /// Why an apply failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
-    /// The server-side dry-run refused objects; nothing was written, or only the
-    /// already validated definitions stage when the refused objects are custom resources
-    /// or namespaced objects that could only be validated once it existed.
+    /// The server-side dry-run refused objects. Nothing was written, unless the refused
+    /// objects could only be validated once the definitions stage was applied (custom
+    /// resources of the set's CRDs, objects in the set's new Namespaces): then that stage,
+    /// itself validated, was.
     #[error("validation failed for {} object(s):{failures}", .failures.0.len())]
     Invalid {
         /// Each refused object and why.

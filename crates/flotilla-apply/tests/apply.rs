@@ -55,6 +55,11 @@ fn api(
 }
 
 fn crd(plural: &str, kind: &str) -> Value {
+    crd_with(plural, kind, json!({"size": {"type": "integer"}}))
+}
+
+/// A namespaced CRD in `example.com` whose `spec` has `properties`.
+fn crd_with(plural: &str, kind: &str, properties: Value) -> Value {
     json!({
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -67,7 +72,7 @@ fn crd(plural: &str, kind: &str) -> Value {
                 "name": "v1", "served": true, "storage": true,
                 "schema": {"openAPIV3Schema": {
                     "type": "object",
-                    "properties": {"spec": {"type": "object", "properties": {"size": {"type": "integer"}}}}
+                    "properties": {"spec": {"type": "object", "properties": properties}}
                 }}
             }]
         }
@@ -221,7 +226,21 @@ async fn a_custom_resource_failing_its_schema_fails_the_run() {
         .await
         .unwrap();
 
-    // The CRD exists: the whole set is validated before any write.
+    // The CRD exists: the whole set is validated before any write, and the CRD's own
+    // apply after the definitions stage is a no-op.
+    let crds = api(
+        &client,
+        "apiextensions.k8s.io",
+        "v1",
+        "CustomResourceDefinition",
+        None,
+    );
+    let crd_version = crds
+        .get("widgets.example.com")
+        .await
+        .unwrap()
+        .metadata
+        .resource_version;
     let err = applier
         .apply(&set(vec![
             crd("widgets", "Widget"),
@@ -237,6 +256,14 @@ async fn a_custom_resource_failing_its_schema_fails_the_run() {
     );
     let widgets = api(&client, "example.com", "v1", "Widget", Some("default"));
     assert_eq!(widgets.get("w1").await.unwrap().data["spec"]["size"], 1);
+    assert_eq!(
+        crds.get("widgets.example.com")
+            .await
+            .unwrap()
+            .metadata
+            .resource_version,
+        crd_version
+    );
     let config_maps = api(&client, "", "v1", "ConfigMap", Some("default"));
     assert!(config_maps.get_opt("settings").await.unwrap().is_none());
 
@@ -297,5 +324,39 @@ async fn a_field_of_another_manager_survives() {
     let labels = live.metadata.labels.unwrap();
     assert_eq!(labels["team"], "blue");
     assert_eq!(labels["flotilla.dev/name"], "apps");
+    fleet.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crd_upgrade_and_a_resource_using_its_new_field_in_one_set() {
+    let (fleet, client) = start().await;
+    let applier = Applier::new(client.clone(), owner());
+    applier
+        .apply(&set(vec![
+            crd("widgets", "Widget"),
+            custom("Widget", "default", "w1", json!(1)),
+        ]))
+        .await
+        .unwrap();
+
+    let mut colored = custom("Widget", "default", "w1", json!(1));
+    colored["spec"]["color"] = json!("red");
+    let report = applier
+        .apply(&set(vec![
+            crd_with(
+                "widgets",
+                "Widget",
+                json!({"size": {"type": "integer"}, "color": {"type": "string"}}),
+            ),
+            colored,
+        ]))
+        .await
+        .unwrap();
+    assert_eq!(report.count(Action::Configured), 2, "{report:?}");
+    let widgets = api(&client, "example.com", "v1", "Widget", Some("default"));
+    assert_eq!(
+        widgets.get("w1").await.unwrap().data["spec"]["color"],
+        "red"
+    );
     fleet.shutdown().await;
 }
