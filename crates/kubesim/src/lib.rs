@@ -26,6 +26,7 @@ pub mod selectors;
 pub mod server;
 pub mod status;
 pub mod store;
+pub mod strategic;
 pub mod structural;
 pub mod validation;
 

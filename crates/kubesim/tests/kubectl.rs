@@ -416,6 +416,98 @@ async fn client_side_apply_and_diff() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_side_apply_strategic_merge_keeps_other_clients_container() {
+    each_client(async |k: &Kubectl, c| {
+        k.file("d.yaml", DEPLOYMENT);
+        assert!(k.ok(&["apply", "-f", "d.yaml"]).contains("created"));
+        // Another client adds a container by strategic merge: merged by name, not replaced.
+        k.ok(&[
+            "patch",
+            "deploy",
+            "web",
+            "--type=strategic",
+            "-p",
+            r#"{"spec":{"template":{"spec":{"containers":[{"name":"b","image":"busybox:1"}]}}}}"#,
+        ]);
+        let containers = |k: &Kubectl| {
+            let d = get_json(k, &["deploy", "web"]);
+            let mut cs: Vec<(String, String)> = d["spec"]["template"]["spec"]["containers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| {
+                    (
+                        c["name"].as_str().unwrap().to_string(),
+                        c["image"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect();
+            cs.sort();
+            (d, cs)
+        };
+        let pair = |n: &str, i: &str| (n.to_string(), i.to_string());
+        assert_eq!(
+            containers(k).1,
+            [pair("b", "busybox:1"), pair("web", "nginx:1")]
+        );
+
+        // Client-side apply of an image change: a strategic merge patch with
+        // $setElementOrder; the other client's container stays, only the image changes.
+        k.file("d2.yaml", &DEPLOYMENT.replace("nginx:1", "nginx:2"));
+        assert!(k.ok(&["apply", "-f", "d2.yaml"]).contains("configured"));
+        let patches: Vec<_> = c
+            .request_log()
+            .into_iter()
+            .filter(|r| r.method == "PATCH")
+            .collect();
+        assert!(
+            patches.iter().all(
+                |r| r.content_type.as_deref() == Some("application/strategic-merge-patch+json")
+            ),
+            "{patches:?}"
+        );
+        let (d, cs) = containers(k);
+        assert_eq!(cs, [pair("b", "busybox:1"), pair("web", "nginx:2")]);
+        let web = d["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "web")
+            .unwrap();
+        assert_eq!(web["ports"].as_array().map(Vec::len), Some(1));
+        assert_eq!(web["ports"][0]["containerPort"], 80);
+        let last: serde_json::Value = serde_json::from_str(
+            d["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            last["spec"]["template"]["spec"]["containers"][0]["image"],
+            "nginx:2"
+        );
+        assert!(
+            !d["spec"]["template"]["spec"]
+                .to_string()
+                .contains("$setElementOrder"),
+            "directives are not stored"
+        );
+
+        // `$patch: delete` removes the other client's container.
+        k.ok(&[
+            "patch",
+            "deploy",
+            "web",
+            "--type=strategic",
+            "-p",
+            r#"{"spec":{"template":{"spec":{"containers":[{"name":"b","$patch":"delete"}]}}}}"#,
+        ]);
+        assert_eq!(containers(k).1, [pair("web", "nginx:2")]);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delete_namespace_leaves_nothing_behind() {
     each_client(async |k: &Kubectl, _c| {
         k.file(

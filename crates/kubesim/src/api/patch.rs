@@ -1,5 +1,5 @@
-//! PATCH: JSON merge patch (RFC 7386), JSON patch (RFC 6902), a strategic merge patch
-//! approximation for built-in kinds, and server-side apply.
+//! PATCH: JSON merge patch (RFC 7386), JSON patch (RFC 6902), strategic merge patch for
+//! built-in kinds ([`crate::strategic`]; 415 for custom resources), and server-side apply.
 //!
 //! Non-apply patches of a missing object are 404; the patched object then goes through the
 //! same write path as an update (optimistic concurrency if the patch names a
@@ -8,6 +8,7 @@
 use super::objects;
 use super::{Ctx, body, fields};
 use crate::status::ApiError;
+use crate::strategic::Types;
 use axum::body::Body;
 use axum::http::Response;
 use serde_json::Value;
@@ -24,16 +25,13 @@ fn parse_patch(bytes: &[u8]) -> Result<Value, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))
 }
 
-/// Drops strategic-merge directives (`$patch`, `$setElementOrder/…`, `$retainKeys`, …),
-/// which a merge patch would otherwise store as fields.
-fn strip_directives(v: &mut Value) {
-    match v {
-        Value::Object(map) => {
-            map.retain(|k, _| !k.starts_with('$'));
-            map.values_mut().for_each(strip_directives);
-        }
-        Value::Array(items) => items.iter_mut().for_each(strip_directives),
-        _ => {}
+/// The real server's answer to a strategic merge patch it cannot apply.
+fn strategic_error(e: crate::strategic::PatchError) -> ApiError {
+    use crate::strategic::PatchError;
+    match e {
+        PatchError::BadRequest(m) => ApiError::bad_request(m),
+        PatchError::Unprocessable(m) => ApiError::new(422, "Invalid", m),
+        PatchError::Internal(m) => ApiError::internal(format!("Internal error occurred: {m}")),
     }
 }
 
@@ -90,13 +88,11 @@ pub fn patch(ctx: &Ctx<'_>, bytes: bytes::Bytes) -> Result<Response<Body>, ApiEr
             if !ctx.info.builtin {
                 return Err(ApiError::unsupported_media_type(&ACCEPTED[..3]));
             }
-            // Approximation until strategic merge lands: lists replace instead of merging
-            // by key. Maps and scalars (labels, annotations, replicas, images) are exact.
-            let mut patch = parse_patch(&bytes)?;
-            strip_directives(&mut patch);
+            let patch = parse_patch(&bytes)?;
+            let defs = &ctx.state.shared.definitions.defs;
+            let types = Types::root(defs, ctx.info.definition.as_deref().unwrap_or(""));
             objects::write(ctx, sub, false, |old| {
-                let mut new = old.clone();
-                json_patch::merge(&mut new, &patch);
+                let new = crate::strategic::apply(old, &patch, types).map_err(strategic_error)?;
                 check_identity(ctx, &new)?;
                 warnings = fields::check_fields(ctx, &new, true)?;
                 Ok(new)

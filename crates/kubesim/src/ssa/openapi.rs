@@ -214,7 +214,8 @@ fn object_meta() -> Atom {
     Atom::map(MapType::new(fields, None, false))
 }
 
-fn ref_name(r: &str) -> &str {
+/// The definition name a `$ref` (`#/$defs/NAME` or `#/definitions/NAME`) points at.
+pub(crate) fn ref_name(r: &str) -> &str {
     r.rsplit('/').next().unwrap_or(r)
 }
 
@@ -226,9 +227,10 @@ fn flag(node: &Value, key: &str) -> bool {
     node.get(key).and_then(Value::as_bool).unwrap_or(false)
 }
 
-/// A reference to the type a property or item schema describes.
-fn convert_ref(node: &Value) -> TypeRef {
-    let target = node.get("$ref").and_then(Value::as_str).or_else(|| {
+/// The `$ref` of a property or item schema: its own, or that of a lone `allOf` member
+/// (how generators write a `$ref` with siblings).
+pub(crate) fn ref_target(node: &Value) -> Option<&str> {
+    node.get("$ref").and_then(Value::as_str).or_else(|| {
         match node
             .get("allOf")
             .and_then(Value::as_array)
@@ -237,8 +239,12 @@ fn convert_ref(node: &Value) -> TypeRef {
             Some([only]) => only.get("$ref").and_then(Value::as_str),
             _ => None,
         }
-    });
-    let Some(target) = target else {
+    })
+}
+
+/// A reference to the type a property or item schema describes.
+fn convert_ref(node: &Value) -> TypeRef {
+    let Some(target) = ref_target(node) else {
         return TypeRef::inline(convert_atom(node));
     };
     let tr = TypeRef::named(ref_name(target));
