@@ -211,8 +211,9 @@ impl PostBuild {
     }
 }
 
-/// `^[_a-zA-Z][_a-zA-Z0-9]*$`, as Flux's substitution accepts.
-fn is_variable_name(name: &str) -> bool {
+/// Whether `name` can be a substitution variable: `^[_a-zA-Z][_a-zA-Z0-9]*$`, as Flux's
+/// substitution accepts.
+pub fn is_variable_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars
         .next()

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use flotilla_api::common::ValuesKind;
+use flotilla_api::kustomization::is_variable_name;
 
 use crate::template::{Template, TemplateError, Undefined};
 
@@ -285,15 +286,6 @@ impl PostBuildVariables {
         }
         Ok(out)
     }
-}
-
-/// `^[_a-zA-Z][_a-zA-Z0-9]*$`, as Flux's substitution accepts.
-fn is_variable_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|first| first == '_' || first.is_ascii_alphabetic())
-        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
 }
 
 #[cfg(test)]
