@@ -269,22 +269,6 @@ fn types_of(node: &Value) -> Vec<&str> {
     }
 }
 
-fn deduced() -> Atom {
-    Atom {
-        scalar: Some(Scalar::Untyped),
-        list: Some(Box::new(ListType {
-            element: TypeRef::named(super::schema::UNTYPED_ATOMIC),
-            kind: ListKind::Atomic,
-            keys: Vec::new(),
-        })),
-        map: Some(Box::new(MapType::new(
-            Vec::new(),
-            Some(TypeRef::named(UNTYPED_DEDUCED)),
-            false,
-        ))),
-    }
-}
-
 /// The merge type of a schema node.
 fn convert_atom(node: &Value) -> Atom {
     if flag(node, "x-kubernetes-int-or-string")
@@ -306,7 +290,7 @@ fn convert_atom(node: &Value) -> Atom {
         Some("string") => Atom::scalar(Scalar::String),
         Some("integer" | "number") => Atom::scalar(Scalar::Numeric),
         Some("boolean") => Atom::scalar(Scalar::Boolean),
-        _ => deduced(),
+        _ => Atom::untyped_deduced(),
     }
 }
 

@@ -146,6 +146,24 @@ impl Atom {
         }
     }
 
+    /// The type of values with no schema whose maps are granular and lists atomic (what
+    /// [`UNTYPED_DEDUCED`] names).
+    pub fn untyped_deduced() -> Self {
+        Atom {
+            scalar: Some(Scalar::Untyped),
+            list: Some(Box::new(ListType {
+                element: TypeRef::named(UNTYPED_ATOMIC),
+                kind: ListKind::Atomic,
+                keys: Vec::new(),
+            })),
+            map: Some(Box::new(MapType::new(
+                Vec::new(),
+                Some(TypeRef::named(UNTYPED_DEDUCED)),
+                false,
+            ))),
+        }
+    }
+
     /// The list type, if lists are allowed.
     pub fn list_type(&self) -> Option<&ListType> {
         self.list.as_deref()
@@ -257,29 +275,10 @@ impl Schema {
                     kind: ListKind::Atomic,
                     keys: Vec::new(),
                 })),
-                map: Some(Box::new(MapType::new(
-                    Vec::new(),
-                    Some(atomic.clone()),
-                    true,
-                ))),
+                map: Some(Box::new(MapType::new(Vec::new(), Some(atomic), true))),
             },
         );
-        types.insert(
-            UNTYPED_DEDUCED.to_string(),
-            Atom {
-                scalar: Some(Scalar::Untyped),
-                list: Some(Box::new(ListType {
-                    element: atomic,
-                    kind: ListKind::Atomic,
-                    keys: Vec::new(),
-                })),
-                map: Some(Box::new(MapType::new(
-                    Vec::new(),
-                    Some(TypeRef::named(UNTYPED_DEDUCED)),
-                    false,
-                ))),
-            },
-        );
+        types.insert(UNTYPED_DEDUCED.to_string(), Atom::untyped_deduced());
         Schema { types }
     }
 
