@@ -63,16 +63,21 @@ pub struct RevisionCount {
     pub ready: i64,
 }
 
-/// Select list for [`DeployerState`] over `deployer_states s`, `clusters c`, `deployers d`.
+/// Select list for [`DeployerState`] over `$states s` (the table, or rows an upsert
+/// returned), `clusters c`, `deployers d`.
 macro_rules! state_select {
-    () => {
-        "SELECT s.cluster_id, c.namespace AS cluster_namespace, c.name AS cluster_name,
-                s.deployer_id, d.kind AS deployer_kind, d.namespace AS deployer_namespace,
-                d.name AS deployer_name, s.applied_revision, s.attempted_revision, s.status,
-                s.message, s.drifted_count, s.last_applied_at, s.updated_at
-           FROM deployer_states s
-           JOIN clusters c ON c.id = s.cluster_id
-           JOIN deployers d ON d.id = s.deployer_id "
+    ($states:literal) => {
+        concat!(
+            "SELECT s.cluster_id, c.namespace AS cluster_namespace, c.name AS cluster_name,
+                    s.deployer_id, d.kind AS deployer_kind, d.namespace AS deployer_namespace,
+                    d.name AS deployer_name, s.applied_revision, s.attempted_revision, s.status,
+                    s.message, s.drifted_count, s.last_applied_at, s.updated_at
+               FROM ",
+            $states,
+            " s
+               JOIN clusters c ON c.id = s.cluster_id
+               JOIN deployers d ON d.id = s.deployer_id "
+        )
     };
 }
 
@@ -123,8 +128,8 @@ impl Store {
         &self,
         update: &DeployerStateUpdate,
     ) -> Result<DeployerState, StoreError> {
-        sqlx::query(
-            "INSERT INTO deployer_states AS s
+        let row = sqlx::query_as::<_, DeployerState>(concat!(
+            "WITH upserted AS (INSERT INTO deployer_states AS s
                  (cluster_id, deployer_id, applied_revision, attempted_revision, status, message,
                   last_applied_at, drifted_count)
              VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $3::text IS NULL THEN NULL ELSE now() END,
@@ -138,24 +143,24 @@ impl Store {
                      status = EXCLUDED.status,
                      message = EXCLUDED.message,
                      last_applied_at = COALESCE(EXCLUDED.last_applied_at, s.last_applied_at),
-                     updated_at = now()",
-        )
+                     updated_at = now()
+             RETURNING *) ",
+            state_select!("upserted")
+        ))
         .bind(update.cluster_id)
         .bind(update.deployer_id)
         .bind(update.applied_revision.as_deref())
         .bind(update.attempted_revision.as_deref())
         .bind(update.status)
         .bind(&update.message)
-        .execute(&self.pool)
+        .fetch_optional(&self.pool)
         .await?;
-        self.deployer_state(update.cluster_id, update.deployer_id)
-            .await?
-            .ok_or_else(|| {
-                StoreError::NotFound(format!(
-                    "deployer state of deployer {} on cluster {}",
-                    update.deployer_id, update.cluster_id
-                ))
-            })
+        row.ok_or_else(|| {
+            StoreError::NotFound(format!(
+                "deployer state of deployer {} on cluster {}",
+                update.deployer_id, update.cluster_id
+            ))
+        })
     }
 
     /// The state of one deployer on one cluster, if it was ever recorded.
@@ -165,7 +170,7 @@ impl Store {
         deployer_id: DeployerId,
     ) -> Result<Option<DeployerState>, StoreError> {
         let row = sqlx::query_as::<_, DeployerState>(concat!(
-            state_select!(),
+            state_select!("deployer_states"),
             "WHERE s.cluster_id = $1 AND s.deployer_id = $2"
         ))
         .bind(cluster_id)
@@ -181,7 +186,7 @@ impl Store {
         cluster_id: ClusterId,
     ) -> Result<Vec<DeployerState>, StoreError> {
         let rows = sqlx::query_as::<_, DeployerState>(concat!(
-            state_select!(),
+            state_select!("deployer_states"),
             "WHERE s.cluster_id = $1 ORDER BY d.kind, d.namespace, d.name"
         ))
         .bind(cluster_id)
@@ -196,7 +201,7 @@ impl Store {
         deployer_id: DeployerId,
     ) -> Result<Vec<DeployerState>, StoreError> {
         let rows = sqlx::query_as::<_, DeployerState>(concat!(
-            state_select!(),
+            state_select!("deployer_states"),
             "WHERE s.deployer_id = $1 ORDER BY c.namespace, c.name"
         ))
         .bind(deployer_id)
