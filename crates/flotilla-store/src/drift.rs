@@ -169,8 +169,8 @@ impl Store {
         }
 
         let mut columns = BatchColumns::with_capacity(merged.len());
-        for ((cluster_id, deployer_id, object), entry) in &merged {
-            columns.push(*cluster_id, *deployer_id, object, entry);
+        for ((cluster_id, deployer_id, object), entry) in merged {
+            columns.push(cluster_id, deployer_id, object, entry);
         }
 
         let mut tx = self.pool.begin().await?;
@@ -509,7 +509,7 @@ impl<'a> BatchColumns<'a> {
         cluster_id: ClusterId,
         deployer_id: DeployerId,
         object: &'a ObjectRef,
-        merged: &Merged<'a>,
+        merged: Merged<'a>,
     ) {
         self.cluster_ids.push(cluster_id);
         self.deployer_ids.push(deployer_id);
@@ -518,10 +518,8 @@ impl<'a> BatchColumns<'a> {
         self.namespaces.push(&object.namespace);
         self.names.push(&object.name);
         self.drift_kinds.push(merged.kind);
-        self.paths
-            .push(serde_json::Value::from(merged.paths.clone()));
-        self.managers
-            .push(serde_json::Value::from(merged.managers.clone()));
+        self.paths.push(serde_json::Value::from(merged.paths));
+        self.managers.push(serde_json::Value::from(merged.managers));
         self.hashes.push(merged.hash);
         self.detected.push(merged.detected);
         self.last_detected.push(merged.last_detected);
