@@ -148,7 +148,8 @@ impl ArtifactStore {
         (digest.algorithm() == DigestAlgorithm::Sha256 && path.is_dir()).then_some(path)
     }
 
-    /// Moves a finished temporary tree into place under its digest and returns the final
+    /// Makes a finished temporary tree read-only and moves it into place under its digest
+    /// (or, when that content is already stored, just removes it), and returns the final
     /// directory and when the content first entered the store.
     pub(crate) fn publish(
         &self,
@@ -157,6 +158,7 @@ impl ArtifactStore {
     ) -> Result<(PathBuf, SystemTime), SourceError> {
         let target = self.inner.root.join(digest.hex());
         if !target.is_dir() {
+            make_dirs_read_only(tmp).map_err(|e| SourceError::io(tmp, &e))?;
             match fs::rename(tmp, &target) {
                 Ok(()) => {}
                 // Another writer published the same content first: keep theirs.
@@ -194,6 +196,17 @@ impl ArtifactStore {
         }
         Ok(report)
     }
+}
+
+/// Directories become 0555 once everything is in them (files are created read-only).
+fn make_dirs_read_only(dir: &Path) -> std::io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            make_dirs_read_only(&entry.path())?;
+        }
+    }
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o555))
 }
 
 /// Removes a tree that may have been made read-only: directories get their write bit back

@@ -162,7 +162,6 @@ impl ArtifactWriter {
     pub fn finish(mut self, revision: Revision) -> Result<Artifact, SourceError> {
         self.check_symlinks()?;
         let digest = self.hasher.digest()?;
-        make_dirs_read_only(&self.tmp).map_err(|e| SourceError::io(&self.tmp, &e))?;
         let (path, last_update_time) = self.store.publish(&self.tmp, &digest)?;
         self.done = true;
         Ok(Artifact {
@@ -292,15 +291,4 @@ fn checked_components(rel: &[u8]) -> Result<Vec<&[u8]>, SourceError> {
 
 fn show(bytes: &[u8]) -> String {
     format!("{:?}", String::from_utf8_lossy(bytes))
-}
-
-/// Directories become 0555 once everything is in them (files are created read-only).
-fn make_dirs_read_only(dir: &Path) -> std::io::Result<()> {
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        if entry.file_type()?.is_dir() {
-            make_dirs_read_only(&entry.path())?;
-        }
-    }
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o555))
 }
