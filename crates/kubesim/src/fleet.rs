@@ -12,7 +12,6 @@ use crate::kubeconfig::{self, KubeconfigParts, KubeconfigUser};
 use crate::pki::{ClusterPki, PkiError};
 use crate::request_log::RequestRecord;
 use crate::server::{self, Running, TlsError};
-use serde_json::Value;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -114,10 +113,7 @@ impl Fleet {
             .unwrap_or_else(default_definitions_path);
         let definitions = Definitions::load(&path)?;
         let builtin_catalog = Arc::new(Catalog::builtin(&definitions));
-        let ssa = crate::ssa::openapi::from_definitions(&serde_json::json!({
-            "$defs": Value::Object(definitions.defs.clone())
-        }))
-        .map_err(|e| FleetError::Schema(e.to_string()))?;
+        let ssa = crate::ssa::openapi::from_defs(&definitions.defs);
         let shared = Arc::new(Shared {
             definitions,
             builtin_catalog,

@@ -18,7 +18,7 @@
 use super::schema::{
     Atom, ListKind, ListType, MapType, Scalar, Schema, StructField, TypeRef, UNTYPED_DEDUCED,
 };
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
 /// Name given to a custom resource's root type.
@@ -76,6 +76,12 @@ pub fn from_definitions(doc: &Value) -> Result<Definitions, SchemaError> {
         .or_else(|| doc.get("definitions"))
         .and_then(Value::as_object)
         .ok_or(SchemaError::NoDefinitions)?;
+    Ok(from_defs(defs))
+}
+
+/// Loads the built-in definitions from their `$defs` object (as
+/// [`crate::discovery::catalog::Definitions`] holds it).
+pub fn from_defs(defs: &Map<String, Value>) -> Definitions {
     let mut schema = Schema::new();
     let mut kinds = BTreeMap::new();
     for (name, def) in defs {
@@ -99,7 +105,7 @@ pub fn from_definitions(doc: &Value) -> Result<Definitions, SchemaError> {
             );
         }
     }
-    Ok(Definitions { schema, kinds })
+    Definitions { schema, kinds }
 }
 
 /// Defaults the server applies to list-map keys before keying items, so that a container
