@@ -37,22 +37,17 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
-    let ping = tokio::time::timeout(READINESS_TIMEOUT, state.store.ping()).await;
-    match ping {
-        Ok(Ok(())) => {
-            state.metrics.database_up.set(1);
-            (StatusCode::OK, "ok").into_response()
-        }
-        Ok(Err(err)) => {
-            state.metrics.database_up.set(0);
-            let body = format!("database unavailable: {err}");
-            (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
-        }
-        Err(_) => {
-            state.metrics.database_up.set(0);
-            let body = format!("database did not answer within {READINESS_TIMEOUT:?}");
-            (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
-        }
+    let problem = match tokio::time::timeout(READINESS_TIMEOUT, state.store.ping()).await {
+        Ok(Ok(())) => None,
+        Ok(Err(err)) => Some(format!("database unavailable: {err}")),
+        Err(_) => Some(format!(
+            "database did not answer within {READINESS_TIMEOUT:?}"
+        )),
+    };
+    state.metrics.database_up.set(i64::from(problem.is_none()));
+    match problem {
+        None => (StatusCode::OK, "ok").into_response(),
+        Some(body) => (StatusCode::SERVICE_UNAVAILABLE, body).into_response(),
     }
 }
 
