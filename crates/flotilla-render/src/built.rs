@@ -24,7 +24,7 @@ use flotilla_api::well_known::SUBSTITUTE_ANNOTATION;
 use serde_json::Value;
 
 use crate::error::{ManifestError, SubstituteError};
-use crate::objects::{Object, ObjectSet};
+use crate::objects::{Object, ObjectSet, check_unique};
 use crate::template::Template;
 use crate::variables::Variables;
 use crate::yaml_tree::{PathSegment, parse_documents, resolve_substituted};
@@ -127,7 +127,7 @@ impl BuiltManifests {
             }
             objects.push(BuiltObject { object, sites });
         }
-        ObjectSet::new(objects.iter().map(|o| o.object.clone()).collect())?;
+        check_unique(objects.iter().map(|o| &o.object))?;
         Ok(Self { objects })
     }
 

@@ -135,12 +135,7 @@ pub struct ObjectSet {
 impl ObjectSet {
     /// Collects `objects`, refusing duplicates.
     pub fn new(objects: Vec<Object>) -> Result<Self, ObjectError> {
-        let mut seen = HashSet::with_capacity(objects.len());
-        for object in &objects {
-            if !seen.insert(&object.id) {
-                return Err(ObjectError::Duplicate(object.id.clone()));
-            }
-        }
+        check_unique(objects.iter())?;
         Ok(Self { objects })
     }
 
@@ -182,6 +177,19 @@ impl<'a> IntoIterator for &'a ObjectSet {
     fn into_iter(self) -> Self::IntoIter {
         self.iter()
     }
+}
+
+/// Fails with the first object whose identity an earlier one already had.
+pub(crate) fn check_unique<'a>(
+    objects: impl ExactSizeIterator<Item = &'a Object>,
+) -> Result<(), ObjectError> {
+    let mut seen = HashSet::with_capacity(objects.len());
+    for object in objects {
+        if !seen.insert(&object.id) {
+            return Err(ObjectError::Duplicate(object.id.clone()));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
