@@ -7,7 +7,7 @@
 //! continues after it from the current state (the real server reads a consistent
 //! snapshot; lists that race with writes may differ, which no client here relies on).
 
-use super::objects::{after_delete, delete_locked, present};
+use super::objects::{Presented, after_delete, delete_locked, present};
 use super::{Ctx, ok};
 use crate::selectors::Selectors;
 use crate::status::ApiError;
@@ -15,6 +15,7 @@ use axum::body::Body;
 use axum::http::Response;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
 use serde_json::{Value, json};
 
 pub fn selectors(ctx: &Ctx<'_>) -> Result<Selectors, ApiError> {
@@ -55,7 +56,9 @@ pub fn list(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     {
         return Err(ApiError::no_route());
     }
+    let api_version = ctx.info.api_version();
     let mut items = Vec::new();
+    let mut last = None;
     let mut more = false;
     for (key, object) in store.list(
         &ctx.info.group,
@@ -75,13 +78,18 @@ pub fn list(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
             break;
         }
         items.push(if ctx.metadata_only {
-            super::partial::partial(object)
+            Item::Partial(super::partial::partial(object))
         } else {
-            present(ctx, object)
+            Item::Full(Presented {
+                object,
+                api_version: &api_version,
+                kind: &ctx.info.kind,
+            })
         });
+        last = Some(object);
     }
     let mut metadata = json!({"resourceVersion": store.resource_version().to_string()});
-    if more && let Some(last) = items.last() {
+    if more && let Some(last) = last {
         let ns = last
             .pointer("/metadata/namespace")
             .and_then(Value::as_str)
@@ -93,19 +101,34 @@ pub fn list(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         metadata["continue"] = json!(encode_continue(ns, name));
     }
     let (kind, api_version) = if ctx.metadata_only {
-        (
-            "PartialObjectMetadataList".to_string(),
-            "meta.k8s.io/v1".to_string(),
-        )
+        ("PartialObjectMetadataList".to_string(), "meta.k8s.io/v1")
     } else {
-        (format!("{}List", ctx.info.kind), ctx.info.api_version())
+        (format!("{}List", ctx.info.kind), api_version.as_str())
     };
-    Ok(ok(&json!({
-        "kind": kind,
-        "apiVersion": api_version,
-        "metadata": metadata,
-        "items": items,
-    })))
+    // Fields in key order, as `json!` would write them.
+    Ok(ok(&List {
+        api_version,
+        items,
+        kind,
+        metadata,
+    }))
+}
+
+/// A list response, serialized with its items borrowed from the store.
+#[derive(Debug, Serialize)]
+struct List<'a> {
+    #[serde(rename = "apiVersion")]
+    api_version: &'a str,
+    items: Vec<Item<'a>>,
+    kind: String,
+    metadata: Value,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Item<'a> {
+    Partial(Value),
+    Full(Presented<'a>),
 }
 
 pub fn delete_collection(ctx: &Ctx<'_>, _bytes: bytes::Bytes) -> Result<Response<Body>, ApiError> {

@@ -25,11 +25,10 @@ use axum::http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use axum::response::IntoResponse;
 use query::Query;
 use route::{ResourcePath, Route};
-use serde_json::Value;
 use std::sync::Arc;
 
 /// A JSON response.
-pub fn json_response(code: StatusCode, value: &Value) -> Response<Body> {
+pub fn json_response<T: serde::Serialize + ?Sized>(code: StatusCode, value: &T) -> Response<Body> {
     let bytes = serde_json::to_vec(value).unwrap_or_default();
     let mut r = Response::new(Body::from(bytes));
     *r.status_mut() = code;
@@ -40,7 +39,7 @@ pub fn json_response(code: StatusCode, value: &Value) -> Response<Body> {
     r
 }
 
-pub fn ok(value: &Value) -> Response<Body> {
+pub fn ok<T: serde::Serialize + ?Sized>(value: &T) -> Response<Body> {
     json_response(StatusCode::OK, value)
 }
 
