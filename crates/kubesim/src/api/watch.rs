@@ -17,7 +17,7 @@
 //! `timeoutSeconds` ends the stream (after a last BOOKMARK when bookmarks are allowed);
 //! `allowWatchBookmarks` also brings a BOOKMARK every `bookmark_interval`.
 
-use super::objects::present;
+use super::objects::Presented;
 use super::{Ctx, list};
 use crate::discovery::ResourceInfo;
 use crate::selectors::Selectors;
@@ -26,7 +26,8 @@ use crate::store::{EventType, StoredEvent};
 use axum::body::Body;
 use axum::http::{HeaderValue, Response, header};
 use bytes::Bytes;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,9 +52,16 @@ fn watch_list_forbidden() -> ApiError {
     )
 }
 
-fn line(kind: &str, object: &Value) -> Bytes {
-    let mut bytes =
-        serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
+/// One watch event, `{"object": …, "type": …}` (fields in key order, as `json!` writes them).
+#[derive(Debug, Serialize)]
+struct Line<'a, T: ?Sized> {
+    object: &'a T,
+    #[serde(rename = "type")]
+    kind: &'a str,
+}
+
+fn line<T: Serialize + ?Sized>(kind: &str, object: &T) -> Bytes {
+    let mut bytes = serde_json::to_vec(&Line { object, kind }).unwrap_or_default();
     bytes.push(b'\n');
     Bytes::from(bytes)
 }
@@ -121,12 +129,14 @@ fn translate(
     if metadata_only {
         return Some(line(kind, &super::partial::partial(&event.object)));
     }
-    let mut o = (*event.object).clone();
-    if let Some(map) = o.as_object_mut() {
-        map.insert("apiVersion".into(), Value::String(info.api_version()));
-        map.insert("kind".into(), Value::String(info.kind.clone()));
-    }
-    Some(line(kind, &o))
+    Some(line(
+        kind,
+        &Presented {
+            object: &event.object,
+            api_version: &info.api_version(),
+            kind: &info.kind,
+        },
+    ))
 }
 
 impl Watcher {
@@ -219,6 +229,7 @@ pub fn watch(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
             .resource_version
             .as_deref()
             .filter(|s| !s.is_empty() && *s != "0");
+        let api_version = ctx.info.api_version();
         let snapshot = |pending: &mut VecDeque<Bytes>| {
             for (_, o) in store.list(
                 &ctx.info.group,
@@ -226,12 +237,18 @@ pub fn watch(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
                 ctx.path.namespace.as_deref(),
             ) {
                 if selectors.matches(o) {
-                    let object = if ctx.metadata_only {
-                        super::partial::partial(o)
+                    pending.push_back(if ctx.metadata_only {
+                        line("ADDED", &super::partial::partial(o))
                     } else {
-                        present(ctx, o)
-                    };
-                    pending.push_back(line("ADDED", &object));
+                        line(
+                            "ADDED",
+                            &Presented {
+                                object: o,
+                                api_version: &api_version,
+                                kind: &ctx.info.kind,
+                            },
+                        )
+                    });
                 }
             }
         };
