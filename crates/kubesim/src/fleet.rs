@@ -40,8 +40,6 @@ pub enum FleetError {
     },
     #[error("invalid cluster name {0:?}: use lowercase letters, digits and '-'")]
     InvalidName(String),
-    #[error("converting the Kubernetes definitions into merge schemas: {0}")]
-    Schema(String),
     #[error("duplicate cluster name {0:?}")]
     DuplicateName(String),
 }
