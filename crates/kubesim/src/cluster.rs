@@ -30,6 +30,8 @@ pub struct ClusterConfig {
     pub port: u16,
     /// How many requests the request log keeps (0 turns it off).
     pub request_log_limit: usize,
+    /// The IPv4 range Services' cluster IPs are allocated from (`--service-cluster-ip-range`).
+    pub service_cidr: String,
 }
 
 impl ClusterConfig {
@@ -43,6 +45,7 @@ impl ClusterConfig {
             default_watch_timeout: Duration::from_secs(1800),
             port: 0,
             request_log_limit: 10_000,
+            service_cidr: "10.96.0.0/12".to_string(),
         }
     }
 }

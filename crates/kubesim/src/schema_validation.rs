@@ -34,6 +34,7 @@ pub enum ErrorKind {
     NotSupported,
     TooLong,
     TooMany,
+    Forbidden,
 }
 
 impl ErrorKind {
@@ -46,6 +47,7 @@ impl ErrorKind {
             ErrorKind::NotSupported => "FieldValueNotSupported",
             ErrorKind::TooLong => "FieldValueTooLong",
             ErrorKind::TooMany => "FieldValueTooMany",
+            ErrorKind::Forbidden => "FieldValueForbidden",
         }
     }
 
@@ -56,6 +58,7 @@ impl ErrorKind {
             ErrorKind::NotSupported => "Unsupported value",
             ErrorKind::TooLong => "Too long",
             ErrorKind::TooMany => "Too many",
+            ErrorKind::Forbidden => "Forbidden",
         }
     }
 }

@@ -106,6 +106,7 @@ pub fn apply(
             fields::normalize_custom(ctx, &mut object);
             meta::prepare_create(ctx, &mut object)?;
             fields::validate_custom(ctx, &object, None, None)?;
+            super::objects::on_create(ctx, &mut object, &store);
             let stored = if ctx.query.dry_run {
                 object
             } else {
@@ -120,7 +121,11 @@ pub fn apply(
             let mut object = written.object;
             fields::normalize_custom(ctx, &mut object);
             meta::prepare_update(ctx, &live, &mut object, subresource);
+            if subresource.is_none() && ctx.info.builtin {
+                crate::defaults::on_update(&ctx.info.group, &ctx.info.kind, &live, &mut object);
+            }
             fields::validate_custom(ctx, &object, Some(&live), subresource)?;
+            super::objects::check_immutable(ctx, subresource, &live, &object)?;
             if meta::is_noop(&live, &object) || ctx.query.dry_run {
                 return Ok(ok(&present(ctx, &object)));
             }

@@ -125,6 +125,8 @@ pub fn create(ctx: &Ctx<'_>, bytes: bytes::Bytes) -> Result<Response<Body>, ApiE
             &name,
         ));
     }
+    let mut object = object;
+    on_create(ctx, &mut object, &store);
     let stored = if ctx.query.dry_run {
         object
     } else {
@@ -197,9 +199,13 @@ pub fn write(
         _ => {}
     }
     meta::prepare_update(ctx, &old, &mut new, subresource);
+    if subresource.is_none() && ctx.info.builtin {
+        crate::defaults::on_update(&ctx.info.group, &ctx.info.kind, &old, &mut new);
+    }
     metadata_mut(&mut new).insert("resourceVersion".into(), Value::String(current_rv));
     fields::normalize_custom(ctx, &mut new);
     fields::validate_custom(ctx, &new, Some(&old), subresource)?;
+    check_immutable(ctx, subresource, &old, &new)?;
     let new = fields::track_update(ctx, subresource, Some(&old), new)?;
     // The last finalizer of a deleting object going away completes the deletion.
     if meta::is_deleting(&old) && !meta::has_finalizers(&new) {
@@ -214,6 +220,27 @@ pub fn write(
     }
     let stored = store.put(key, new);
     Ok(ok(&present(ctx, &stored)))
+}
+
+/// The registry's part of creating a built-in object (after the field manager ran).
+pub fn on_create(ctx: &Ctx<'_>, object: &mut Value, store: &StoreState) {
+    if ctx.info.builtin {
+        let cidr = &ctx.state.config.service_cidr;
+        crate::defaults::on_create(&ctx.info.group, &ctx.info.kind, object, store, cidr);
+    }
+}
+
+/// The update validation of built-in kinds' immutable fields (main resource only).
+pub fn check_immutable(
+    ctx: &Ctx<'_>,
+    subresource: Option<&str>,
+    old: &Value,
+    new: &Value,
+) -> Result<(), ApiError> {
+    if subresource.is_some() || !ctx.info.builtin {
+        return Ok(());
+    }
+    crate::immutable::check(&ctx.info.group, &ctx.info.kind, old, new)
 }
 
 /// The parts of `DeleteOptions` kubesim honours.
