@@ -22,6 +22,10 @@ pub const READY: &str = "Ready";
 pub const RECONCILING: &str = "Reconciling";
 /// The object cannot make progress until its spec or environment changes.
 pub const STALLED: &str = "Stalled";
+/// A source's artifact for its current spec is in the hub's store (Flux's
+/// `ArtifactInStorage` condition); it stays True while a later fetch fails, because the
+/// last artifact is still served.
+pub const ARTIFACT_IN_STORAGE: &str = "ArtifactInStorage";
 
 /// Reasons, as Flux spells them, so dashboards and alerts written for Flux keep working.
 pub mod reason {
@@ -51,6 +55,10 @@ pub mod reason {
     pub const INVALID_SPEC: &str = "InvalidSpec";
     /// A git fetch failed.
     pub const GIT_OPERATION_FAILED: &str = "GitOperationFailed";
+    /// Listing or downloading a bucket's objects failed.
+    pub const BUCKET_OPERATION_FAILED: &str = "BucketOperationFailed";
+    /// The hub's artifact store could not write, read or collect an artifact.
+    pub const STORAGE_OPERATION_FAILED: &str = "StorageOperationFailed";
     /// Authentication against a source failed.
     pub const AUTHENTICATION_FAILED: &str = "AuthenticationFailed";
     /// Helm install failed.
