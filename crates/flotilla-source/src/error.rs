@@ -35,6 +35,15 @@ pub enum SourceError {
         /// What went wrong.
         message: String,
     },
+    /// Listing or downloading a bucket's objects failed (timeouts included); `bucket`
+    /// names the bucket, its prefix and endpoint.
+    #[error("{bucket}: {message}")]
+    Bucket {
+        /// The bucket, as [`crate::bucket::BucketSource::display`] shows it.
+        bucket: String,
+        /// What went wrong.
+        message: String,
+    },
     /// The fetch did not finish within the source's timeout.
     #[error("fetching {url} timed out after {seconds}s")]
     Timeout {
@@ -68,6 +77,7 @@ impl SourceError {
             Self::RefNotFound { .. } | Self::Git { .. } | Self::Timeout { .. } => {
                 reason::GIT_OPERATION_FAILED
             }
+            Self::Bucket { .. } => reason::BUCKET_OPERATION_FAILED,
             Self::InvalidSpec(_) => reason::INVALID_SPEC,
             Self::Rejected(_) | Self::Io { .. } => reason::ARTIFACT_FAILED,
         }

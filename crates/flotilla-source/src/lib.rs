@@ -5,9 +5,11 @@
 //! fetches of the same source (same URL, ref and credentials) share one network fetch,
 //! so 1,000 clusters deploying from one repository cause one clone.
 //!
-//! Git is implemented today ([`git`]); Helm repositories, OCI artifacts and S3 buckets
-//! slot in as further [`SourceSpec`] variants writing through the same [`ArtifactWriter`].
+//! Git ([`git`]) and S3-compatible buckets ([`bucket`]) are implemented; Helm repositories
+//! and OCI artifacts slot in as further [`SourceSpec`] variants writing through the same
+//! [`ArtifactWriter`].
 
+pub mod bucket;
 pub mod error;
 pub mod git;
 pub mod ignore;

@@ -7,23 +7,29 @@ use std::path::PathBuf;
 use futures::FutureExt;
 use std::sync::Arc;
 
+use crate::bucket::{BucketFetcher, BucketSource};
 use crate::error::SourceError;
 use crate::git::{GitFetcher, GitSource};
 use crate::inflight::InFlight;
 use crate::store::{Artifact, ArtifactStore};
 
-/// A source of any kind, ready to fetch. Helm repositories, OCI artifacts and buckets will
-/// be further variants.
+/// A source of any kind, ready to fetch. Helm repositories and OCI artifacts will be
+/// further variants.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceSpec {
     /// A Git repository at a ref.
     Git(GitSource),
+    /// The objects under a prefix of an S3-compatible bucket.
+    Bucket(BucketSource),
 }
 
 impl SourceSpec {
-    fn dedupe_key(&self) -> String {
+    /// A key identifying what this spec fetches: equal keys share one fetch and one
+    /// artifact. Credentials take part only as a digest.
+    pub fn dedupe_key(&self) -> String {
         match self {
             Self::Git(git) => git.dedupe_key(),
+            Self::Bucket(bucket) => bucket.dedupe_key(),
         }
     }
 }
@@ -33,6 +39,7 @@ impl SourceSpec {
 pub struct Sources {
     store: ArtifactStore,
     git: Arc<GitFetcher>,
+    bucket: Arc<BucketFetcher>,
     inflight: InFlight<String, Result<Artifact, SourceError>>,
 }
 
@@ -42,6 +49,7 @@ impl Sources {
         let cache_root = cache_root.into();
         Self {
             git: Arc::new(GitFetcher::new(store.clone(), cache_root.join("git"))),
+            bucket: Arc::new(BucketFetcher::new(store.clone())),
             store,
             inflight: InFlight::new(),
         }
@@ -57,14 +65,23 @@ impl Sources {
         &self.git
     }
 
-    /// Drops fetch caches of every source not in `live` (see [`GitFetcher::prune`]).
+    /// The bucket fetcher (for its statistics).
+    pub fn bucket(&self) -> &BucketFetcher {
+        &self.bucket
+    }
+
+    /// Drops fetch caches of every source not in `live` (see [`GitFetcher::prune`] and
+    /// [`BucketFetcher::prune`]); returns how many Git cache repositories were removed.
     pub fn prune(&self, live: &[SourceSpec]) -> Result<usize, SourceError> {
-        let git: Vec<&GitSource> = live
-            .iter()
-            .map(|spec| match spec {
-                SourceSpec::Git(git) => git,
-            })
-            .collect();
+        let mut git = Vec::new();
+        let mut bucket = Vec::new();
+        for spec in live {
+            match spec {
+                SourceSpec::Git(source) => git.push(source),
+                SourceSpec::Bucket(source) => bucket.push(source),
+            }
+        }
+        self.bucket.prune(&bucket);
         self.git.prune(&git)
     }
 
@@ -76,6 +93,10 @@ impl Sources {
             SourceSpec::Git(git) => {
                 let fetcher = self.git.clone();
                 async move { fetcher.fetch(&git).await.map(|f| f.artifact) }.boxed()
+            }
+            SourceSpec::Bucket(bucket) => {
+                let fetcher = self.bucket.clone();
+                async move { fetcher.fetch(&bucket).await.map(|f| f.artifact) }.boxed()
             }
         };
         self.inflight.run(key, start).await
