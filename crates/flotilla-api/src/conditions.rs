@@ -59,6 +59,12 @@ pub mod reason {
     pub const BUCKET_OPERATION_FAILED: &str = "BucketOperationFailed";
     /// The hub's artifact store could not write, read or collect an artifact.
     pub const STORAGE_OPERATION_FAILED: &str = "StorageOperationFailed";
+    /// Downloading or parsing a Helm repository's index failed.
+    pub const INDEXATION_FAILED: &str = "IndexationFailed";
+    /// Resolving, downloading or verifying a Helm chart failed.
+    pub const CHART_PULL_FAILED: &str = "ChartPullFailed";
+    /// Pulling an OCI artifact failed.
+    pub const OCI_PULL_FAILED: &str = "OCIArtifactPullFailed";
     /// Authentication against a source failed.
     pub const AUTHENTICATION_FAILED: &str = "AuthenticationFailed";
     /// Helm install failed.

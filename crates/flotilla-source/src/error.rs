@@ -8,6 +8,47 @@
 use flotilla_api::conditions::reason;
 use thiserror::Error;
 
+/// What kind of network operation failed; it picks the Flux reason of the failure (every
+/// kind shares `AuthenticationFailed`, `InvalidSpec` and `ArtifactFailed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    /// Fetching a Git repository: `GitOperationFailed`.
+    Git,
+    /// Downloading or parsing a Helm repository's `index.yaml`: `IndexationFailed`.
+    HelmIndex,
+    /// Resolving, downloading or verifying a Helm chart (HTTP or OCI): `ChartPullFailed`.
+    HelmChart,
+    /// Resolving or pulling an OCI artifact: `OCIArtifactPullFailed`.
+    Oci,
+}
+
+impl Operation {
+    /// The Flux reason of a failed operation of this kind.
+    pub fn failed_reason(self) -> &'static str {
+        match self {
+            Self::Git => reason::GIT_OPERATION_FAILED,
+            Self::HelmIndex => reason::INDEXATION_FAILED,
+            Self::HelmChart => reason::CHART_PULL_FAILED,
+            Self::Oci => reason::OCI_PULL_FAILED,
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Self::Git => "git operation",
+            Self::HelmIndex => "fetching the Helm repository index",
+            Self::HelmChart => "pulling the Helm chart",
+            Self::Oci => "pulling the OCI artifact",
+        }
+    }
+}
+
+impl std::fmt::Display for Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.describe())
+    }
+}
+
 /// A failed fetch or artifact write.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum SourceError {
@@ -19,9 +60,12 @@ pub enum SourceError {
         /// What the transport reported.
         message: String,
     },
-    /// The requested branch, tag, ref or commit does not exist on the remote.
+    /// The requested branch, tag, ref, commit, chart version or artifact tag does not exist
+    /// on the remote.
     #[error("{reference} not found in {url}")]
     RefNotFound {
+        /// What was being fetched.
+        operation: Operation,
         /// The repository URL, without any user info.
         url: String,
         /// The ref as the user wrote it, e.g. `branch 'main'`.
@@ -44,9 +88,22 @@ pub enum SourceError {
         /// What went wrong.
         message: String,
     },
+    /// A network, protocol or verification failure of a Helm or OCI fetch (Git has its
+    /// own variant).
+    #[error("{operation} from {url} failed: {message}")]
+    Fetch {
+        /// What was being fetched.
+        operation: Operation,
+        /// The URL, without any user info.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
     /// The fetch did not finish within the source's timeout.
     #[error("fetching {url} timed out after {seconds}s")]
     Timeout {
+        /// What was being fetched.
+        operation: Operation,
         /// The repository URL, without any user info.
         url: String,
         /// The timeout that expired.
@@ -74,10 +131,11 @@ impl SourceError {
     pub fn reason(&self) -> &'static str {
         match self {
             Self::Authentication { .. } => reason::AUTHENTICATION_FAILED,
-            Self::RefNotFound { .. } | Self::Git { .. } | Self::Timeout { .. } => {
-                reason::GIT_OPERATION_FAILED
-            }
+            Self::Git { .. } => reason::GIT_OPERATION_FAILED,
             Self::Bucket { .. } => reason::BUCKET_OPERATION_FAILED,
+            Self::RefNotFound { operation, .. }
+            | Self::Fetch { operation, .. }
+            | Self::Timeout { operation, .. } => operation.failed_reason(),
             Self::InvalidSpec(_) => reason::INVALID_SPEC,
             Self::Rejected(_) | Self::Io { .. } => reason::ARTIFACT_FAILED,
         }

@@ -34,7 +34,7 @@ pub use auth::{GitAuth, ca_cert_from_secret_data};
 pub use reference::GitTarget;
 pub use remote::Transfer;
 
-use crate::error::SourceError;
+use crate::error::{Operation, SourceError};
 use crate::ignore::IgnoreRules;
 use crate::store::{Artifact, ArtifactStore};
 
@@ -242,6 +242,7 @@ impl GitFetcher {
             Err(_) => {
                 interrupt.store(true, Ordering::Relaxed);
                 Err(SourceError::Timeout {
+                    operation: Operation::Git,
                     url: shown_url,
                     seconds: source.timeout.as_secs(),
                 })

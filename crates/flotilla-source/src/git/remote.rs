@@ -27,7 +27,7 @@ use gix::protocol::transport::client::blocking_io::http::reqwest::Options as Req
 use gix::remote::Direction;
 use gix::remote::fetch::{Shallow, Tags};
 
-use crate::error::SourceError;
+use crate::error::{Operation, SourceError};
 use crate::git::auth::GitAuth;
 use crate::git::reference::{GitTarget, pick_semver};
 
@@ -173,6 +173,7 @@ impl Remote<'_> {
             Ok(())
         } else {
             Err(SourceError::RefNotFound {
+                operation: Operation::Git,
                 url: self.shown_url.to_owned(),
                 reference: format!("commit {commit} on branch {branch:?}"),
             })
@@ -367,6 +368,7 @@ impl Remote<'_> {
 
     fn not_found(&self, target: &GitTarget) -> SourceError {
         SourceError::RefNotFound {
+            operation: Operation::Git,
             url: self.shown_url.to_owned(),
             reference: target.describe(),
         }
