@@ -1,0 +1,514 @@
+//! Helm repositories and charts, as Flux's source-controller models them.
+//!
+//! A [`HelmRepositorySource`] is an HTTP(S) repository (an `index.yaml` listing charts) or an
+//! `oci://` registry holding charts as OCI artifacts. Two things are fetched from it:
+//!
+//! - the **index** ([`HelmFetcher::fetch_index`], HTTP repositories only), stored as an
+//!   artifact holding `index.yaml` with revision `sha256:<digest of index.yaml>`: what a
+//!   HelmRepository's status shows. The parsed index is cached by that digest, so a chart
+//!   fetch or a later interval that downloads the same bytes does not parse them again.
+//! - a **chart** ([`HelmFetcher::fetch_chart`], a [`HelmChartSource`]: repository, chart
+//!   name, version constraint): the newest version satisfying the constraint is resolved
+//!   (from the index, or from the registry's tags for OCI), its package downloaded and, for
+//!   HTTP, checked against the digest in the index. The package is unpacked into the
+//!   artifact (`<chart name>/Chart.yaml`, … as in the `.tgz`), with revision
+//!   `<version>@sha256:<digest of the .tgz>`, the same for a package served over HTTP or
+//!   OCI. A chart whose resolved package has not changed is not unpacked again.
+//!
+//! Package URLs in the index may be absolute or relative to the repository URL (Helm's
+//! rule). Credentials go only to the repository's host unless `passCredentials` is set.
+
+mod download;
+pub mod index;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use flotilla_api::revision::{Digest, DigestAlgorithm, Revision};
+use flotilla_api::source::{HelmRepositorySpec, HelmRepositoryType};
+use sha2::{Digest as _, Sha256};
+
+use crate::archive;
+use crate::credentials::Credentials;
+use crate::error::{Operation, SourceError};
+use crate::oci::registry::{Connect, Registry, Repository};
+use crate::store::{Artifact, ArtifactStore};
+use crate::version_range::VersionRange;
+use download::{Downloader, Get};
+pub use index::{ChartVersion, IndexFile};
+
+/// Flux's default timeout of index and chart downloads.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// The largest `index.yaml` accepted (Flux's default `--helm-index-max-size`).
+pub const MAX_INDEX_BYTES: u64 = 50 * 1024 * 1024;
+/// The largest chart package accepted (Flux's default `--helm-chart-max-size`).
+pub const MAX_CHART_BYTES: u64 = 10 * 1024 * 1024;
+/// Media type of a Helm chart's package layer in an OCI registry.
+pub const CHART_LAYER_MEDIA_TYPE: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
+
+/// A Helm repository: where it is and how to reach it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HelmRepositorySource {
+    /// `http(s)://` (an index) or `oci://` (a registry).
+    pub url: String,
+    /// Credentials from the repository's Secret.
+    pub credentials: Credentials,
+    /// PEM certificates trusted besides the system's.
+    pub ca_cert: Option<String>,
+    /// Send credentials to chart URLs on other hosts than the repository's.
+    pub pass_credentials: bool,
+    /// Plain HTTP to an OCI registry.
+    pub insecure: bool,
+    /// Bound on the whole fetch and on each request.
+    pub timeout: Duration,
+}
+
+impl HelmRepositorySource {
+    /// The repository a `HelmRepository` spec describes, with the credentials and CA the
+    /// caller read from its Secrets ([`Credentials::from_secret_data`]).
+    pub fn from_spec(
+        spec: &HelmRepositorySpec,
+        credentials: Credentials,
+        ca_cert: Option<String>,
+    ) -> Result<Self, SourceError> {
+        let oci = spec.repository_type == Some(HelmRepositoryType::Oci);
+        if oci != spec.url.starts_with("oci://") {
+            return Err(SourceError::InvalidSpec(format!(
+                "url {:?} must start with oci:// exactly when type is oci",
+                spec.url
+            )));
+        }
+        let source = Self {
+            url: spec.url.clone(),
+            credentials,
+            ca_cert,
+            pass_credentials: spec.pass_credentials,
+            insecure: spec.insecure,
+            timeout: spec
+                .timeout
+                .as_ref()
+                .map_or(DEFAULT_TIMEOUT, |d| Duration::from(*d)),
+        };
+        source.check_url()?;
+        Ok(source)
+    }
+
+    /// Whether this is an OCI registry rather than an HTTP index.
+    pub fn is_oci(&self) -> bool {
+        self.url.starts_with("oci://")
+    }
+
+    fn check_url(&self) -> Result<(), SourceError> {
+        if self.is_oci() {
+            Repository::parse(&self.url).map(drop)
+        } else {
+            let url = reqwest::Url::parse(&self.url).map_err(|e| {
+                SourceError::InvalidSpec(format!("url {:?} is invalid: {e}", self.shown_url()))
+            })?;
+            if !matches!(url.scheme(), "http" | "https") || !url.username().is_empty() {
+                return Err(SourceError::InvalidSpec(format!(
+                    "url {:?} must be http(s):// or oci://, without user info",
+                    self.shown_url()
+                )));
+            }
+            Ok(())
+        }
+    }
+
+    /// The URL as it may appear in messages.
+    fn shown_url(&self) -> String {
+        crate::git::redact_url(&self.url)
+    }
+
+    /// A key identifying the repository and the credentials used on it.
+    pub fn dedupe_key(&self) -> String {
+        format!(
+            "helm\0{}\0{}\0{}\0{}\0{}",
+            self.url,
+            self.credentials.fingerprint(),
+            self.ca_cert.as_deref().unwrap_or(""),
+            self.pass_credentials,
+            self.insecure
+        )
+    }
+
+    /// `index.yaml`'s URL (Helm: the repository URL with `/index.yaml` appended).
+    fn index_url(&self) -> String {
+        format!("{}/index.yaml", self.url.trim_end_matches('/'))
+    }
+}
+
+/// A chart to pull from a Helm repository (a HelmRelease's `chart.spec`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HelmChartSource {
+    /// The repository.
+    pub repository: HelmRepositorySource,
+    /// The chart's name.
+    pub chart: String,
+    /// A version or constraint (Flux/Masterminds syntax); empty means the newest release.
+    pub version: String,
+}
+
+impl HelmChartSource {
+    /// A key identifying what this source fetches: equal keys get the same artifact.
+    pub fn dedupe_key(&self) -> String {
+        format!(
+            "{}\0chart\0{}\0{}",
+            self.repository.dedupe_key(),
+            self.chart,
+            self.version
+        )
+    }
+
+    fn describe(&self) -> String {
+        let version = if self.version.is_empty() {
+            "*"
+        } else {
+            &self.version
+        };
+        format!("chart {:?} version {version:?}", self.chart)
+    }
+}
+
+/// A parsed index and the digest of the bytes it was parsed from.
+#[derive(Debug, Clone)]
+struct CachedIndex {
+    digest: Digest,
+    index: Arc<IndexFile>,
+}
+
+/// Fetches Helm indexes and charts into an [`ArtifactStore`].
+#[derive(Debug)]
+pub struct HelmFetcher {
+    store: ArtifactStore,
+    /// The last parsed index of each repository, by [`HelmRepositorySource::dedupe_key`].
+    indexes: Mutex<HashMap<String, CachedIndex>>,
+    /// Each chart source's last artifact, by [`HelmChartSource::dedupe_key`].
+    charts: Mutex<HashMap<String, Artifact>>,
+}
+
+impl HelmFetcher {
+    /// A fetcher writing into `store`.
+    pub fn new(store: ArtifactStore) -> Self {
+        Self {
+            store,
+            indexes: Mutex::new(HashMap::new()),
+            charts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Forgets cached indexes and chart artifacts of sources whose keys are not in `live`.
+    pub(crate) fn retain(&self, live: &std::collections::HashSet<String>) {
+        self.indexes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|key, _| live.contains(key));
+        self.charts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|key, _| live.contains(key));
+    }
+
+    /// Downloads `repository`'s index and stores it as an artifact holding `index.yaml`,
+    /// revision `sha256:<digest of index.yaml>`.
+    pub async fn fetch_index(
+        &self,
+        repository: &HelmRepositorySource,
+    ) -> Result<Artifact, SourceError> {
+        if repository.is_oci() {
+            return Err(SourceError::InvalidSpec(format!(
+                "{} is an OCI registry, which has no index",
+                repository.url
+            )));
+        }
+        repository.check_url()?;
+        let work = async {
+            let (bytes, cached) = self.download_index(repository).await?;
+            let store = self.store.clone();
+            tokio::task::spawn_blocking(move || {
+                let mut writer = store.writer()?;
+                writer.add_file(b"index.yaml", false, &bytes)?;
+                writer.finish(Revision::digest_only(cached.digest))
+            })
+            .await
+            .map_err(|e| SourceError::Rejected(format!("storing the index failed: {e}")))?
+        };
+        self.bounded(repository, Operation::HelmIndex, work).await
+    }
+
+    /// Resolves `chart`'s version, downloads and verifies its package and stores it
+    /// unpacked, revision `<version>@sha256:<digest of the package>`.
+    pub async fn fetch_chart(&self, chart: &HelmChartSource) -> Result<Artifact, SourceError> {
+        chart.repository.check_url()?;
+        if chart.chart.is_empty() || chart.chart.contains('/') || chart.chart.contains("..") {
+            return Err(SourceError::InvalidSpec(format!(
+                "chart name {:?} must be a plain name",
+                chart.chart
+            )));
+        }
+        let work = async {
+            let (version, package) = if chart.repository.is_oci() {
+                self.pull_oci_chart(chart).await?
+            } else {
+                self.download_chart(chart).await?
+            };
+            let digest = sha256(&package);
+            let revision = Revision::named(version, digest)
+                .map_err(|e| SourceError::InvalidSpec(e.to_string()))?;
+            let key = chart.dedupe_key();
+            let previous = self
+                .charts
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&key)
+                .cloned();
+            if let Some(previous) = previous
+                && previous.revision == revision
+                && previous.path.is_dir()
+            {
+                return Ok(previous);
+            }
+            let store = self.store.clone();
+            let what = chart.describe();
+            let artifact = tokio::task::spawn_blocking(move || {
+                let mut writer = store.writer()?;
+                archive::unpack(&package, &what, None, &mut writer)?;
+                writer.finish(revision)
+            })
+            .await
+            .map_err(|e| SourceError::Rejected(format!("storing the chart failed: {e}")))??;
+            self.charts
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(key, artifact.clone());
+            Ok(artifact)
+        };
+        self.bounded(&chart.repository, Operation::HelmChart, work)
+            .await
+    }
+
+    /// Runs `work` within the repository's timeout.
+    async fn bounded<T>(
+        &self,
+        repository: &HelmRepositorySource,
+        operation: Operation,
+        work: impl Future<Output = Result<T, SourceError>>,
+    ) -> Result<T, SourceError> {
+        match tokio::time::timeout(repository.timeout, work).await {
+            Ok(result) => result,
+            Err(_) => Err(SourceError::Timeout {
+                operation,
+                url: repository.shown_url(),
+                seconds: repository.timeout.as_secs(),
+            }),
+        }
+    }
+
+    /// Downloads `index.yaml`; parses it unless its digest is that of the cached one.
+    async fn download_index(
+        &self,
+        repository: &HelmRepositorySource,
+    ) -> Result<(Vec<u8>, CachedIndex), SourceError> {
+        let downloader = Downloader::new(repository.ca_cert.as_deref(), repository.timeout)?;
+        let url = repository.index_url();
+        let shown = crate::git::redact_url(&url);
+        let bytes = downloader
+            .get(&Get {
+                url: &url,
+                shown_url: &shown,
+                credentials: &repository.credentials,
+                operation: Operation::HelmIndex,
+                what: "index.yaml",
+                max_bytes: MAX_INDEX_BYTES,
+            })
+            .await?;
+        let digest = sha256(&bytes);
+        let key = repository.dedupe_key();
+        let cached = self
+            .indexes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .filter(|c| c.digest == digest)
+            .cloned();
+        let cached = match cached {
+            Some(cached) => cached,
+            None => {
+                let index = IndexFile::parse(&bytes, &shown)?;
+                let cached = CachedIndex {
+                    digest,
+                    index: Arc::new(index),
+                };
+                self.indexes
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(key, cached.clone());
+                cached
+            }
+        };
+        Ok((bytes, cached))
+    }
+
+    /// Resolves the chart in the index and downloads its package, checking its digest.
+    async fn download_chart(
+        &self,
+        chart: &HelmChartSource,
+    ) -> Result<(String, Vec<u8>), SourceError> {
+        let repository = &chart.repository;
+        let (_, cached) = self.download_index(repository).await?;
+        let shown_repo = repository.shown_url();
+        let entry: &ChartVersion =
+            cached
+                .index
+                .resolve(&chart.chart, &chart.version, &shown_repo)?;
+        let fail = |message: String| SourceError::Fetch {
+            operation: Operation::HelmChart,
+            url: shown_repo.clone(),
+            message,
+        };
+        let what = format!(
+            "package of chart {:?} version {:?}",
+            entry.name, entry.version
+        );
+        let first = entry
+            .urls
+            .first()
+            .ok_or_else(|| fail(format!("the index lists no URL for the {what}")))?;
+        let base = reqwest::Url::parse(&repository.url)
+            .map_err(|e| SourceError::InvalidSpec(format!("url {shown_repo:?} is invalid: {e}")))?;
+        let package_url = resolve_reference(&base, first).map_err(|e| {
+            fail(format!(
+                "the index lists an invalid URL for the {what}: {e}"
+            ))
+        })?;
+        let same_host = package_url.host_str() == base.host_str()
+            && package_url.port_or_known_default() == base.port_or_known_default();
+        let credentials = if same_host || repository.pass_credentials {
+            &repository.credentials
+        } else {
+            &Credentials::Anonymous
+        };
+        let downloader = Downloader::new(repository.ca_cert.as_deref(), repository.timeout)?;
+        let shown_package = crate::git::redact_url(package_url.as_str());
+        let package = downloader
+            .get(&Get {
+                url: package_url.as_str(),
+                shown_url: &shown_package,
+                credentials,
+                operation: Operation::HelmChart,
+                what: &what,
+                max_bytes: MAX_CHART_BYTES.min(self.store.limits().max_bytes),
+            })
+            .await?;
+        if let Some(expected) = entry.digest.as_deref().filter(|d| !d.is_empty()) {
+            let actual = sha256(&package);
+            let expected = expected.strip_prefix("sha256:").unwrap_or(expected);
+            if actual.hex() != expected.to_ascii_lowercase() {
+                return Err(SourceError::Fetch {
+                    operation: Operation::HelmChart,
+                    url: shown_package,
+                    message: format!(
+                        "the {what} failed its digest check: the index says sha256:{expected}, the download is {actual}"
+                    ),
+                });
+            }
+        }
+        Ok((entry.version.clone(), package))
+    }
+
+    /// Pulls the chart from an OCI registry: `<url>/<chart>:<version>`, the version picked
+    /// from the registry's tags unless it is exact (Helm stores `+` as `_` in tags).
+    async fn pull_oci_chart(
+        &self,
+        chart: &HelmChartSource,
+    ) -> Result<(String, Vec<u8>), SourceError> {
+        let source = &chart.repository;
+        let repository = Repository::parse(&source.url)?.child(&chart.chart);
+        let registry = Registry::new(Connect {
+            credentials: &source.credentials,
+            ca_cert: source.ca_cert.as_deref(),
+            insecure: source.insecure,
+            timeout: source.timeout,
+            operation: Operation::HelmChart,
+        });
+        let range = VersionRange::parse(&chart.version)?;
+        let version = match range.exact() {
+            Some(exact) => exact.to_string(),
+            None => {
+                let tags = registry.tags(&repository).await?;
+                let versions = tags.iter().filter_map(|tag| {
+                    let version = crate::version_range::parse_version(&tag.replace('_', "+"))?;
+                    Some((version, tag.as_str()))
+                });
+                let (version, _) =
+                    range
+                        .pick(versions)
+                        .ok_or_else(|| SourceError::RefNotFound {
+                            operation: Operation::HelmChart,
+                            url: repository.url(),
+                            reference: chart.describe(),
+                        })?;
+                version.to_string()
+            }
+        };
+        let reference = repository.with_tag(&version.replace('+', "_"));
+        let what = chart.describe();
+        let (manifest, _) = registry.manifest(&repository, &reference, &what).await?;
+        let layer = crate::oci::select_layer(&manifest.layers, Some(CHART_LAYER_MEDIA_TYPE))
+            .ok_or_else(|| SourceError::Fetch {
+                operation: Operation::HelmChart,
+                url: repository.url(),
+                message: format!("{what} is not a Helm chart (no {CHART_LAYER_MEDIA_TYPE} layer)"),
+            })?;
+        let max = MAX_CHART_BYTES.min(self.store.limits().max_bytes);
+        let package = registry.blob(&repository, &reference, layer, max).await?;
+        Ok((version, package))
+    }
+}
+
+/// Helm's `ResolveReferenceURL`: an absolute `reference` as is, else relative to `base`
+/// taken as a directory; the base's query string is kept.
+fn resolve_reference(base: &reqwest::Url, reference: &str) -> Result<reqwest::Url, String> {
+    if let Ok(absolute) = reqwest::Url::parse(reference) {
+        return Ok(absolute);
+    }
+    let mut dir = base.clone();
+    dir.set_path(&format!("{}/", base.path().trim_end_matches('/')));
+    let mut resolved = dir.join(reference).map_err(|e| e.to_string())?;
+    resolved.set_query(base.query());
+    Ok(resolved)
+}
+
+fn sha256(bytes: &[u8]) -> Digest {
+    let hex: String = Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    // A SHA-256 is always 64 lowercase hex characters: the digest is valid by construction.
+    Digest::new(DigestAlgorithm::Sha256, hex).unwrap_or_else(|_| unreachable!())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn package_urls_resolve_like_helm() {
+        let base = reqwest::Url::parse("https://charts.example/sub/repo?token=x").unwrap();
+        let r = |u: &str| resolve_reference(&base, u).unwrap().to_string();
+        assert_eq!(
+            r("a-1.0.0.tgz"),
+            "https://charts.example/sub/repo/a-1.0.0.tgz?token=x"
+        );
+        assert_eq!(
+            r("charts/a.tgz"),
+            "https://charts.example/sub/repo/charts/a.tgz?token=x"
+        );
+        assert_eq!(r("https://cdn.example/a.tgz"), "https://cdn.example/a.tgz");
+        assert_eq!(
+            r("/root/a.tgz"),
+            "https://charts.example/root/a.tgz?token=x"
+        );
+    }
+}
