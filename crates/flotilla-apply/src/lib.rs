@@ -1,29 +1,45 @@
 //! Flotilla's apply engine: puts a rendered [`ObjectSet`](flotilla_render::ObjectSet) on
-//! one cluster for one deployer (DESIGN.md §5, steps 2 and 3).
+//! one cluster for one deployer and looks after it there (DESIGN.md §5, steps 2–5).
 //!
 //! ```text
 //! Applier::new(client, owner).apply(&objects)
 //!   owner labels on every object          flotilla.dev/name|namespace|kind
-//!   dry-run of the whole set              a refused object fails the run, nothing written
+//!   plan: annotations, live objects, dry-run of the whole set
+//!                                         a refused object fails the run, nothing written
 //!   stages                                CRDs, Namespaces, ClusterRoles → *Class → rest
-//!     wait for CRDs Established, rediscover, validate their custom resources
-//!   server-side apply per stage           field manager `flotilla`, bounded parallelism
-//!   -> ApplyReport                         created / configured / unchanged per object
+//!     wait for CRDs Established, rediscover, plan their custom resources
+//!   write per stage                       server-side apply as `flotilla`, bounded
+//!                                         parallelism; no request for unchanged objects;
+//!                                         recreation on immutable changes with force
+//!   -> ApplyReport                        action per object, and the inventory
+//! Pruner::prune(previous, current)        delete what left the inventory (ours only)
+//! Pruner::delete_all(inventory, policy)   the deployer's deletionPolicy
+//! health::wait(…)                         kstatus of applied objects / healthChecks
+//! Differ::diff(&objects)                  dry-run vs live, field paths, Secrets redacted
 //! ```
 //!
 //! Server-side apply means Flotilla owns only the fields its manifests set: a field another
-//! manager set and the set does not mention stays. Prune, health and diff build on this.
+//! manager set and the set does not mention stays.
 
+mod annotations;
 mod applier;
 mod crd;
 mod error;
+mod force;
+mod inventory;
+mod live;
 mod owner;
+mod plan;
+mod prune;
 mod report;
 mod stage;
 mod target;
 
+pub use annotations::{Policy, PolicyError, SsaMode};
 pub use applier::{Applier, ApplyOptions};
 pub use error::{ApplyError, Failures, ObjectFailure};
+pub use inventory::{Inventory, InventoryEntry};
 pub use owner::Owner;
+pub use prune::{KeepReason, PruneError, PruneOptions, PruneReport, Pruner};
 pub use report::{Action, AppliedObject, ApplyReport};
 pub use stage::Stage;

@@ -26,6 +26,25 @@ impl Owner {
         ]
     }
 
+    /// The label selector matching exactly this owner's objects.
+    pub fn selector(&self) -> String {
+        self.labels()
+            .iter()
+            .map(|(key, value)| format!("{key}={value}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Whether `labels` (an object's `metadata.labels`) name this owner, all three labels
+    /// matching: prune and deletion touch nothing else.
+    pub fn owns(&self, labels: Option<&std::collections::BTreeMap<String, String>>) -> bool {
+        labels.is_some_and(|labels| {
+            self.labels()
+                .iter()
+                .all(|(key, value)| labels.get(*key).map(String::as_str) == Some(*value))
+        })
+    }
+
     /// Sets the owner labels on a manifest, creating `metadata.labels` where it is missing
     /// or null and overriding any owner label the manifest already carried.
     pub(crate) fn stamp(&self, manifest: &mut Value) {
@@ -81,5 +100,16 @@ mod tests {
             null["metadata"]["labels"]["flotilla.dev/kind"],
             "Kustomization"
         );
+        assert_eq!(
+            owner.selector(),
+            "flotilla.dev/name=apps,flotilla.dev/namespace=fleet,flotilla.dev/kind=Kustomization"
+        );
+        let labels: std::collections::BTreeMap<String, String> =
+            serde_json::from_value(with["metadata"]["labels"].clone()).unwrap();
+        assert!(owner.owns(Some(&labels)));
+        let mut other = labels.clone();
+        other.insert("flotilla.dev/kind".into(), "HelmRelease".into());
+        assert!(!owner.owns(Some(&other)));
+        assert!(!owner.owns(None));
     }
 }

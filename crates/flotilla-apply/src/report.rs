@@ -1,8 +1,12 @@
-//! What an apply did to each object, judged by its `resourceVersion` before and after:
-//! none before means created, a new one means the server changed something, the same
-//! one means the apply was a no-op.
+//! What an apply did to each object. Created, configured and unchanged are judged by the
+//! object's resourceVersion as the dry-run saw it and as the write returned it: none
+//! before means created, a new one means the server changed something, the same one
+//! means the apply was a no-op. Objects whose dry-run matched the live object are not
+//! written and are reported unchanged; objects the annotations exclude are skipped.
 
 use flotilla_render::ObjectId;
+
+use crate::inventory::{Inventory, InventoryEntry};
 
 /// What the apply did to one object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -13,32 +17,28 @@ pub enum Action {
     Configured,
     /// It existed and already matched (its resourceVersion did not change).
     Unchanged,
+    /// An immutable field changed: it was deleted and created anew (`force`).
+    Recreated,
+    /// Its annotations (`reconcile: disabled`, `ssa: Ignore`, `ssa: IfNotPresent` on an
+    /// existing object) kept it from being written.
+    Skipped,
 }
 
-impl Action {
-    /// The action that turned `before` into `after` (resourceVersions; `None` before means
-    /// the object did not exist).
-    pub(crate) fn between(before: Option<&str>, after: Option<&str>) -> Action {
-        match before {
-            None => Action::Created,
-            Some(before) if Some(before) == after => Action::Unchanged,
-            Some(_) => Action::Configured,
-        }
-    }
-}
-
-/// One applied object.
+/// One object of the set.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AppliedObject {
-    /// The object.
+    /// The object, as the manifest names it.
     pub id: ObjectId,
+    /// Its inventory entry: the namespace it went to and the version it was applied as.
+    pub entry: InventoryEntry,
     /// What the apply did.
     pub action: Action,
-    /// Its resourceVersion after the apply.
+    /// Its resourceVersion after the apply; `None` for a skipped object that does not exist.
     pub resource_version: Option<String>,
 }
 
-/// Every object of a successful apply, in apply order (stage by stage).
+/// Every object of a successful apply, in apply order (stage by stage, the set's order
+/// within a stage).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ApplyReport {
     /// The objects.
@@ -50,16 +50,10 @@ impl ApplyReport {
     pub fn count(&self, action: Action) -> usize {
         self.objects.iter().filter(|o| o.action == action).count()
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn actions() {
-        assert_eq!(Action::between(None, Some("3")), Action::Created);
-        assert_eq!(Action::between(Some("3"), Some("3")), Action::Unchanged);
-        assert_eq!(Action::between(Some("3"), Some("4")), Action::Configured);
+    /// The inventory of the applied set: every object, skipped ones included (as Flux
+    /// keeps them), so the next apply prunes exactly what leaves the set.
+    pub fn inventory(&self) -> Inventory {
+        Inventory::new(self.objects.iter().map(|o| o.entry.clone()))
     }
 }

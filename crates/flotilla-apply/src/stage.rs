@@ -4,7 +4,7 @@
 //! (StorageClass, IngressClass, PriorityClass, …), which workloads reference by name; then
 //! the rest. Within a stage the set's own order is kept.
 
-use flotilla_render::{Object, ObjectId};
+use flotilla_render::ObjectId;
 
 /// One of the three apply stages, in apply order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -31,16 +31,6 @@ impl Stage {
             _ => Stage::Rest,
         }
     }
-}
-
-/// Splits objects into the stages, in [`Stage::ALL`] order, keeping their order within one.
-pub(crate) fn staged<'a>(objects: impl IntoIterator<Item = &'a Object>) -> [Vec<&'a Object>; 3] {
-    let mut stages: [Vec<&Object>; 3] = Default::default();
-    for object in objects {
-        // The discriminants are 0, 1 and 2, the positions in `Stage::ALL`.
-        stages[Stage::of(&object.id) as usize].push(object);
-    }
-    stages
 }
 
 #[cfg(test)]

@@ -3,11 +3,12 @@
 //! Discovery is a snapshot; the applier refreshes it once the set's CRDs are established.
 
 use flotilla_render::Object;
-use kube::api::{Api, DynamicObject};
-use kube::discovery::{Discovery, Scope};
+use kube::api::{Api, ApiResource, DynamicObject};
+use kube::discovery::{ApiCapabilities, Discovery, Scope};
 use kube::{Client, core::GroupVersionKind};
 
 use crate::error::ApplyError;
+use crate::inventory::InventoryEntry;
 
 /// The resources a cluster serves, as discovered at one moment.
 pub(crate) struct Targets {
@@ -19,6 +20,8 @@ pub(crate) struct Targets {
 pub(crate) struct Target {
     /// A namespaced API for namespaced resources, a cluster-wide one otherwise.
     pub api: Api<DynamicObject>,
+    /// The served resource (group, version, kind, plural).
+    pub resource: ApiResource,
     /// The effective namespace: the object's own, else the client's default; `None` for
     /// cluster-scoped resources.
     pub namespace: Option<String>,
@@ -48,22 +51,59 @@ impl Targets {
             .map_or(object.api_version.as_str(), |(_, version)| version);
         let gvk = GroupVersionKind::gvk(&object.id.group, version, &object.id.kind);
         let (resource, capabilities) = self.discovery.resolve_gvk(&gvk)?;
-        Some(match capabilities.scope {
+        Some(self.target(resource, &capabilities, object.id.namespace.as_deref()))
+    }
+
+    /// The API for an inventory entry: its version if still served, else the group's
+    /// preferred version serving the kind (an object outlives the version it was applied
+    /// as). `None` when the kind is no longer served.
+    pub fn resolve_entry(&self, entry: &InventoryEntry) -> Option<Target> {
+        let gvk = GroupVersionKind::gvk(&entry.group, &entry.version, &entry.kind);
+        let (resource, capabilities) = self.discovery.resolve_gvk(&gvk).or_else(|| {
+            self.discovery
+                .get(&entry.group)?
+                .recommended_kind(&entry.kind)
+        })?;
+        Some(self.target(resource, &capabilities, entry.namespace.as_deref()))
+    }
+
+    /// The API for `resource` in `namespace` (the client's default when a namespaced
+    /// resource has none).
+    fn target(
+        &self,
+        resource: ApiResource,
+        capabilities: &ApiCapabilities,
+        namespace: Option<&str>,
+    ) -> Target {
+        match capabilities.scope {
             Scope::Namespaced => {
-                let namespace = object
-                    .id
-                    .namespace
-                    .clone()
-                    .unwrap_or_else(|| self.client.default_namespace().to_owned());
+                let namespace = namespace
+                    .unwrap_or_else(|| self.client.default_namespace())
+                    .to_owned();
                 Target {
                     api: Api::namespaced_with(self.client.clone(), &namespace, &resource),
+                    resource,
                     namespace: Some(namespace),
                 }
             }
             Scope::Cluster => Target {
                 api: Api::all_with(self.client.clone(), &resource),
+                resource,
                 namespace: None,
             },
-        })
+        }
+    }
+}
+
+impl Target {
+    /// The inventory entry of `object` written through this target.
+    pub fn entry(&self, object: &Object) -> InventoryEntry {
+        InventoryEntry {
+            group: object.id.group.clone(),
+            kind: object.id.kind.clone(),
+            namespace: self.namespace.clone(),
+            name: object.id.name.clone(),
+            version: self.resource.version.clone(),
+        }
     }
 }

@@ -2,109 +2,12 @@
 //! one set, idempotence, all-or-nothing validation and field ownership.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
-use flotilla_apply::{Action, Applier, ApplyError, Owner};
-use flotilla_render::{Object, ObjectSet};
-use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::core::GroupVersionKind;
-use kube::{Client, Config};
-use kubesim::{Fleet, FleetConfig, FleetHandle};
-use serde_json::{Value, json};
+mod common;
 
-async fn start() -> (FleetHandle, Client) {
-    let fleet = Fleet::start(FleetConfig::with_clusters(1))
-        .await
-        .expect("fleet starts");
-    let kubeconfig = Kubeconfig::from_yaml(&fleet.clusters()[0].kubeconfig()).unwrap();
-    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-        .await
-        .unwrap();
-    (fleet, Client::try_from(config).unwrap())
-}
-
-fn owner() -> Owner {
-    Owner {
-        kind: "Kustomization".into(),
-        namespace: "fleet".into(),
-        name: "apps".into(),
-    }
-}
-
-fn set(values: Vec<Value>) -> ObjectSet {
-    let objects = values
-        .into_iter()
-        .enumerate()
-        .map(|(i, v)| Object::new(v, &format!("document {i}")).unwrap())
-        .collect();
-    ObjectSet::new(objects).unwrap()
-}
-
-/// A dynamic API for `group/version/kind` (plural: lowercase kind + "s").
-fn api(
-    client: &Client,
-    group: &str,
-    version: &str,
-    kind: &str,
-    ns: Option<&str>,
-) -> Api<DynamicObject> {
-    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
-    match ns {
-        Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
-        None => Api::all_with(client.clone(), &resource),
-    }
-}
-
-fn crd(plural: &str, kind: &str) -> Value {
-    crd_with(plural, kind, json!({"size": {"type": "integer"}}))
-}
-
-/// A namespaced CRD in `example.com` whose `spec` has `properties`.
-fn crd_with(plural: &str, kind: &str, properties: Value) -> Value {
-    json!({
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": format!("{plural}.example.com")},
-        "spec": {
-            "group": "example.com",
-            "scope": "Namespaced",
-            "names": {"plural": plural, "singular": kind.to_lowercase(), "kind": kind, "listKind": format!("{kind}List")},
-            "versions": [{
-                "name": "v1", "served": true, "storage": true,
-                "schema": {"openAPIV3Schema": {
-                    "type": "object",
-                    "properties": {"spec": {"type": "object", "properties": properties}}
-                }}
-            }]
-        }
-    })
-}
-
-fn custom(kind: &str, ns: &str, name: &str, size: Value) -> Value {
-    json!({"apiVersion": "example.com/v1", "kind": kind,
-           "metadata": {"name": name, "namespace": ns}, "spec": {"size": size}})
-}
-
-fn config_map(ns: &str, name: &str, data: Value) -> Value {
-    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns}, "data": data})
-}
-
-fn namespace(name: &str) -> Value {
-    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-}
-
-fn deployment(ns: &str, name: &str) -> Value {
-    json!({
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": {
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]}
-            }
-        }
-    })
-}
+use common::*;
+use flotilla_apply::{Action, Applier, ApplyError};
+use kube::api::{Patch, PatchParams};
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crd_and_custom_resources_in_one_go_then_a_no_op() {
@@ -152,7 +55,16 @@ async fn crd_and_custom_resources_in_one_go_then_a_no_op() {
     // The server marks the CRD Established after the first apply, a write of its own;
     // from then on nothing changes: no object's resourceVersion, nor the cluster's.
     let cluster_version = fleet.clusters()[0].resource_version();
+    fleet.clusters()[0].clear_request_log();
     let second = applier.apply(&objects).await.unwrap();
+    // Unchanged objects are not even sent: the dry-runs found nothing to change.
+    let writes: Vec<String> = fleet.clusters()[0]
+        .request_log()
+        .into_iter()
+        .filter(|r| r.method != "GET" && !r.query.contains("dryRun"))
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}");
     assert_eq!(second.count(Action::Unchanged), 5, "{second:?}");
     let third = applier.apply(&objects).await.unwrap();
     assert_eq!(third, second);

@@ -1,0 +1,285 @@
+//! What happens to each object, decided before anything is written, then done.
+//!
+//! **Plan.** For each object: its policy (annotations on the manifest and on the live
+//! object), the live object (one list per resource, [`LiveObjects`]) and a server-side
+//! dry-run apply. The dry-run is both the validation and the change detector: its answer
+//! is exactly what the apply would store, so when it equals the live object the apply
+//! would be a no-op and is not sent (no request, no resourceVersion change), and when it
+//! has no resourceVersion the object does not exist yet. An immutable-field refusal plans
+//! a recreation when force allows it. Any other refusal is a failure of the plan.
+//!
+//! **Write.** Each planned step is carried out: an apply, or a recreation
+//! ([`force::recreate`]); the action reported is judged from the resourceVersions the
+//! dry-run and the write returned, so no read is needed before or after.
+
+use std::time::Duration;
+
+use flotilla_render::{Object, ObjectId};
+use futures::{StreamExt, stream};
+use kube::api::{DynamicObject, Patch, PatchParams};
+use kube::core::ObjectMeta;
+
+use crate::annotations::{Policy, SsaMode};
+use crate::error::{ApplyError, ObjectFailure};
+use crate::force;
+use crate::live::LiveObjects;
+use crate::owner::Owner;
+use crate::report::{Action, AppliedObject};
+use crate::target::{Target, Targets};
+
+/// What the write phase does with one object.
+#[derive(Debug)]
+pub(crate) enum Step {
+    /// Nothing: the object is reported with this action (unchanged or skipped) and the
+    /// live resourceVersion, if it exists.
+    Keep(Action, Option<String>),
+    /// Server-side apply. `existing` is the resourceVersion the dry-run saw, `None` when
+    /// the object is absent.
+    Apply { existing: Option<String> },
+    /// Delete the live object (of `uid`, when known) and apply anew.
+    Recreate { uid: Option<String> },
+}
+
+/// One object, where it goes, and what to do with it.
+pub(crate) struct Planned<'a> {
+    pub object: &'a Object,
+    pub target: Target,
+    pub step: Step,
+}
+
+/// The settings planning and writing share.
+pub(crate) struct Context<'a> {
+    pub client: &'a kube::Client,
+    pub owner: &'a Owner,
+    /// Server-side apply parameters of the writes (dry-runs add `dryRun=All`).
+    pub params: PatchParams,
+    /// Recreate on immutable-field changes for every object (the deployer's `force`).
+    pub force: bool,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// How long a recreation waits for the deleted object to be gone.
+    pub recreate_timeout: Duration,
+}
+
+/// Plans `objects`: every object it could plan, in order, and every failure.
+pub(crate) async fn plan<'a>(
+    ctx: &Context<'_>,
+    targets: &Targets,
+    objects: &[&'a Object],
+) -> Result<(Vec<Planned<'a>>, Vec<ObjectFailure>), ApplyError> {
+    let mut failures = Vec::new();
+    let mut resolved = Vec::with_capacity(objects.len());
+    for object in objects {
+        match targets.resolve(object) {
+            Some(target) => resolved.push((*object, target)),
+            None => failures.push(not_served(object)),
+        }
+    }
+    let live = LiveObjects::fetch(
+        ctx.client,
+        ctx.owner,
+        resolved.iter().map(|(_, t)| t.resource.clone()),
+    )
+    .await?;
+    let dry_run = ctx.params.clone().dry_run();
+    let outcomes: Vec<Result<Planned<'a>, ObjectFailure>> = stream::iter(resolved)
+        .map(|(object, target)| {
+            let live = live.get(&effective_id(object, &target));
+            let dry_run = &dry_run;
+            async move {
+                let step = plan_one(ctx.force, object, &target, live, dry_run).await?;
+                Ok(Planned {
+                    object,
+                    target,
+                    step,
+                })
+            }
+        })
+        .buffered(ctx.concurrency.max(1))
+        .collect()
+        .await;
+    let mut planned = Vec::with_capacity(outcomes.len());
+    for outcome in outcomes {
+        match outcome {
+            Ok(p) => planned.push(p),
+            Err(f) => failures.push(f),
+        }
+    }
+    Ok((planned, failures))
+}
+
+/// Decides one object's step from its policy, the live object and a dry-run.
+async fn plan_one(
+    force_all: bool,
+    object: &Object,
+    target: &Target,
+    live: Option<&DynamicObject>,
+    dry_run: &PatchParams,
+) -> Result<Step, ObjectFailure> {
+    let policy = Policy::of(&object.value).map_err(|e| ObjectFailure {
+        id: object.id.clone(),
+        reason: e.to_string(),
+    })?;
+    let live_policy = live.map(|l| policy_of(&l.metadata)).unwrap_or_default();
+    let live_version = live.and_then(|l| l.metadata.resource_version.clone());
+    if policy.excluded() || live_policy.reconcile_disabled {
+        return Ok(Step::Keep(Action::Skipped, live_version));
+    }
+    if policy.ssa == SsaMode::IfNotPresent && live.is_some() {
+        return Ok(Step::Keep(Action::Skipped, live_version));
+    }
+    let dry = match patch(target, object, dry_run).await {
+        Ok(dry) => dry,
+        Err(error) => {
+            return match force::immutable_fields(&error) {
+                Some(_) if force_all || policy.force || live_policy.force => Ok(Step::Recreate {
+                    uid: live.and_then(|l| l.metadata.uid.clone()),
+                }),
+                Some(fields) => Err(force::not_forced(object, &fields, &error)),
+                None => Err(ObjectFailure::from_kube(&object.id, &error)),
+            };
+        }
+    };
+    let existing = dry
+        .metadata
+        .resource_version
+        .clone()
+        .filter(|v| !v.is_empty());
+    // An object that exists without our owner labels is not among `live`: the dry-run,
+    // which merges into it, shows its annotations and that it exists.
+    if existing.is_some()
+        && (policy.ssa == SsaMode::IfNotPresent || policy_of(&dry.metadata).reconcile_disabled)
+    {
+        return Ok(Step::Keep(Action::Skipped, existing));
+    }
+    if let Some(live) = live
+        && same(&dry, live)
+    {
+        return Ok(Step::Keep(Action::Unchanged, live_version));
+    }
+    Ok(Step::Apply { existing })
+}
+
+/// Carries out the steps, at most `concurrency` requests in flight, reporting each object
+/// in order, or every failure.
+pub(crate) async fn write(
+    ctx: &Context<'_>,
+    planned: &[Planned<'_>],
+) -> Result<Vec<AppliedObject>, ApplyError> {
+    let results: Vec<Result<AppliedObject, ObjectFailure>> = stream::iter(planned)
+        .map(|p| write_one(ctx, p))
+        .buffered(ctx.concurrency.max(1))
+        .collect()
+        .await;
+    let mut applied = Vec::with_capacity(results.len());
+    let mut failures = Vec::new();
+    for result in results {
+        match result {
+            Ok(object) => applied.push(object),
+            Err(failure) => failures.push(failure),
+        }
+    }
+    if failures.is_empty() {
+        Ok(applied)
+    } else {
+        Err(ApplyError::Apply {
+            failures: crate::error::Failures(failures),
+        })
+    }
+}
+
+/// Carries out one step.
+async fn write_one(
+    ctx: &Context<'_>,
+    planned: &Planned<'_>,
+) -> Result<AppliedObject, ObjectFailure> {
+    let Planned { object, target, .. } = planned;
+    let (action, resource_version) = match &planned.step {
+        Step::Keep(action, version) => (*action, version.clone()),
+        Step::Apply { existing } => {
+            let after = patch(target, object, &ctx.params)
+                .await
+                .map_err(|e| ObjectFailure::from_kube(&object.id, &e))?;
+            let after = after.metadata.resource_version;
+            let action = match existing {
+                None => Action::Created,
+                Some(before) if Some(before) == after.as_ref() => Action::Unchanged,
+                Some(_) => Action::Configured,
+            };
+            (action, after)
+        }
+        Step::Recreate { uid } => {
+            let after = force::recreate(
+                target,
+                object,
+                uid.clone(),
+                &ctx.params,
+                ctx.recreate_timeout,
+            )
+            .await?;
+            (Action::Recreated, after.metadata.resource_version)
+        }
+    };
+    tracing::debug!(object = %object.id, ?action, "applied");
+    Ok(AppliedObject {
+        id: object.id.clone(),
+        entry: target.entry(object),
+        action,
+        resource_version,
+    })
+}
+
+/// One server-side apply request.
+pub(crate) async fn patch(
+    target: &Target,
+    object: &Object,
+    params: &PatchParams,
+) -> Result<DynamicObject, kube::Error> {
+    target
+        .api
+        .patch(&object.id.name, params, &Patch::Apply(&object.value))
+        .await
+}
+
+/// The identity of `object` with the namespace `target` writes it to.
+pub(crate) fn effective_id(object: &Object, target: &Target) -> ObjectId {
+    ObjectId {
+        namespace: target.namespace.clone(),
+        ..object.id.clone()
+    }
+}
+
+/// The policy of a live object (or of a dry-run answer, which carries the live
+/// object's annotations).
+pub(crate) fn policy_of(metadata: &ObjectMeta) -> Policy {
+    Policy::of_live(metadata.annotations.as_ref(), metadata.labels.as_ref())
+}
+
+/// Whether the dry-run answer equals the live object: the apply would change nothing.
+/// The resourceVersion and the managedFields timestamps are not compared (a real server
+/// keeps both on a no-op apply; a dry-run may restamp the time).
+fn same(dry: &DynamicObject, live: &DynamicObject) -> bool {
+    dry.data == live.data && comparable(&dry.metadata) == comparable(&live.metadata)
+}
+
+fn comparable(metadata: &ObjectMeta) -> ObjectMeta {
+    let mut metadata = metadata.clone();
+    metadata.resource_version = None;
+    if let Some(entries) = metadata.managed_fields.as_mut() {
+        for entry in entries {
+            entry.time = None;
+        }
+    }
+    metadata
+}
+
+/// The failure of an object whose kind the cluster does not serve.
+pub(crate) fn not_served(object: &Object) -> ObjectFailure {
+    ObjectFailure {
+        id: object.id.clone(),
+        reason: format!(
+            "no resource serves kind {} in {}",
+            object.id.kind, object.api_version
+        ),
+    }
+}

@@ -1,0 +1,106 @@
+//! Helpers shared by the integration tests: a kubesim cluster over HTTPS and manifests.
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)] // Tests fail loudly by design.
+
+use flotilla_apply::Owner;
+use flotilla_render::{Object, ObjectSet};
+use kube::api::{Api, ApiResource, DynamicObject};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::core::GroupVersionKind;
+use kube::{Client, Config};
+use kubesim::{Fleet, FleetConfig, FleetHandle};
+use serde_json::{Value, json};
+
+pub async fn start() -> (FleetHandle, Client) {
+    let fleet = Fleet::start(FleetConfig::with_clusters(1))
+        .await
+        .expect("fleet starts");
+    let kubeconfig = Kubeconfig::from_yaml(&fleet.clusters()[0].kubeconfig()).unwrap();
+    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .unwrap();
+    (fleet, Client::try_from(config).unwrap())
+}
+
+pub fn owner() -> Owner {
+    Owner {
+        kind: "Kustomization".into(),
+        namespace: "fleet".into(),
+        name: "apps".into(),
+    }
+}
+
+pub fn set(values: Vec<Value>) -> ObjectSet {
+    let objects = values
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| Object::new(v, &format!("document {i}")).unwrap())
+        .collect();
+    ObjectSet::new(objects).unwrap()
+}
+
+/// A dynamic API for `group/version/kind` (plural: lowercase kind + "s").
+pub fn api(
+    client: &Client,
+    group: &str,
+    version: &str,
+    kind: &str,
+    ns: Option<&str>,
+) -> Api<DynamicObject> {
+    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
+    match ns {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+        None => Api::all_with(client.clone(), &resource),
+    }
+}
+
+pub fn crd(plural: &str, kind: &str) -> Value {
+    crd_with(plural, kind, json!({"size": {"type": "integer"}}))
+}
+
+/// A namespaced CRD in `example.com` whose `spec` has `properties`.
+pub fn crd_with(plural: &str, kind: &str, properties: Value) -> Value {
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": format!("{plural}.example.com")},
+        "spec": {
+            "group": "example.com",
+            "scope": "Namespaced",
+            "names": {"plural": plural, "singular": kind.to_lowercase(), "kind": kind, "listKind": format!("{kind}List")},
+            "versions": [{
+                "name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {
+                    "type": "object",
+                    "properties": {"spec": {"type": "object", "properties": properties}}
+                }}
+            }]
+        }
+    })
+}
+
+pub fn custom(kind: &str, ns: &str, name: &str, size: Value) -> Value {
+    json!({"apiVersion": "example.com/v1", "kind": kind,
+           "metadata": {"name": name, "namespace": ns}, "spec": {"size": size}})
+}
+
+pub fn config_map(ns: &str, name: &str, data: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns}, "data": data})
+}
+
+pub fn namespace(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+}
+
+pub fn deployment(ns: &str, name: &str) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]}
+            }
+        }
+    })
+}
