@@ -105,6 +105,7 @@ pub fn apply(
             let mut object = written.object;
             fields::normalize_custom(ctx, &mut object);
             meta::prepare_create(ctx, &mut object)?;
+            super::objects::default_builtin(ctx, &mut object);
             fields::validate_custom(ctx, &object, None, None)?;
             super::objects::on_create(ctx, &mut object, &store);
             let stored = if ctx.query.dry_run {
@@ -122,6 +123,7 @@ pub fn apply(
             fields::normalize_custom(ctx, &mut object);
             meta::prepare_update(ctx, &live, &mut object, subresource);
             if subresource.is_none() && ctx.info.builtin {
+                super::objects::default_builtin(ctx, &mut object);
                 crate::defaults::on_update(&ctx.info.group, &ctx.info.kind, &live, &mut object);
             }
             fields::validate_custom(ctx, &object, Some(&live), subresource)?;

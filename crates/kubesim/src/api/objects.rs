@@ -114,6 +114,7 @@ pub fn create(ctx: &Ctx<'_>, bytes: bytes::Bytes) -> Result<Response<Body>, ApiE
     let name = meta::prepare_create(ctx, &mut object)?;
     fields::normalize_custom(ctx, &mut object);
     fields::validate_custom(ctx, &object, None, None)?;
+    default_builtin(ctx, &mut object);
     let object = fields::track_update(ctx, None, None, object)?;
     let key = key(ctx, &name);
     let mut store = ctx.state.store.lock();
@@ -200,6 +201,7 @@ pub fn write(
     }
     meta::prepare_update(ctx, &old, &mut new, subresource);
     if subresource.is_none() && ctx.info.builtin {
+        default_builtin(ctx, &mut new);
         crate::defaults::on_update(&ctx.info.group, &ctx.info.kind, &old, &mut new);
     }
     metadata_mut(&mut new).insert("resourceVersion".into(), Value::String(current_rv));
@@ -220,6 +222,13 @@ pub fn write(
     }
     let stored = store.put(key, new);
     Ok(ok(&present(ctx, &stored)))
+}
+
+/// The decode-time defaults of a built-in kind.
+pub fn default_builtin(ctx: &Ctx<'_>, object: &mut Value) {
+    if ctx.info.builtin {
+        crate::defaults::apply(&ctx.info.group, &ctx.info.kind, object);
+    }
 }
 
 /// The registry's part of creating a built-in object (after the field manager ran).

@@ -2,16 +2,88 @@
 //! kubesim read back like a real server's.
 //!
 //! Three stages, as on the real server:
+//! - [`apply`]: the versioned types' defaulting, which the real server runs when it decodes
+//!   a request body: a create's, an update's or a patched object's defaults are owned by
+//!   that write's manager (`Update`), while server-side apply defaults the merged result,
+//!   so an applier owns none of them and re-applying the same configuration is a no-op;
 //! - [`on_create`]: what the registries set when an object is created, after the field
 //!   manager ran, so nobody owns it in managedFields (a Service's cluster IP, a Job's
 //!   generated selector and its pods' labels);
 //! - [`on_update`]: what the registries keep or derive from the stored object on an update
 //!   (a Service's allocated cluster IPs).
 
+pub mod pod;
 pub mod service;
+pub mod workloads;
 
 use crate::store::StoreState;
-use serde_json::Value;
+use serde_json::{Map, Value, json};
+
+/// Sets `map[key]` unless it holds a value (a JSON null counts as unset, as in Go).
+pub(crate) fn default(map: &mut Map<String, Value>, key: &str, value: Value) {
+    match map.get_mut(key) {
+        Some(v) if !v.is_null() => {}
+        Some(v) => *v = value,
+        None => {
+            map.insert(key.to_string(), value);
+        }
+    }
+}
+
+/// `map[key]` as an object, created empty if unset.
+pub(crate) fn object_at<'a>(
+    map: &'a mut Map<String, Value>,
+    key: &str,
+) -> Option<&'a mut Map<String, Value>> {
+    default(map, key, json!({}));
+    map.get_mut(key).and_then(Value::as_object_mut)
+}
+
+/// `SetDefaults_PersistentVolumeClaimSpec`.
+pub(crate) fn pvc_spec(spec: &mut Map<String, Value>) {
+    default(spec, "volumeMode", json!("Filesystem"));
+}
+
+/// The decode-time defaults of a built-in object of `group`/`kind` (others untouched).
+pub fn apply(group: &str, kind: &str, object: &mut Value) {
+    if let ("batch", "Job") = (group, kind) {
+        workloads::job(object);
+        return;
+    }
+    if let ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") = (group, kind) {
+        rbac_subjects(object);
+        return;
+    }
+    let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    match (group, kind) {
+        ("apps", "Deployment") => workloads::deployment(spec),
+        ("apps", "ReplicaSet") => workloads::replicaset(spec),
+        ("apps", "StatefulSet") => workloads::statefulset(spec),
+        ("apps", "DaemonSet") => workloads::daemonset(spec),
+        ("batch", "CronJob") => workloads::cronjob(spec),
+        ("", "Pod") => pod::pod(spec),
+        ("", "PodTemplate" | "ReplicationController") => pod::template(spec),
+        ("", "Service") => service::defaults(spec),
+        ("", "PersistentVolumeClaim") => pvc_spec(spec),
+        _ => {}
+    }
+}
+
+/// Users and groups bound without an `apiGroup` are RBAC's.
+fn rbac_subjects(binding: &mut Value) {
+    if let Some(Value::Array(subjects)) = binding.get_mut("subjects") {
+        for s in subjects.iter_mut().filter_map(Value::as_object_mut) {
+            if matches!(
+                s.get("kind").and_then(Value::as_str),
+                Some("User" | "Group")
+            ) {
+                default(s, "apiGroup", json!("rbac.authorization.k8s.io"));
+            }
+        }
+    }
+}
 
 /// The registry's part of creating a built-in object of `group`/`kind`.
 pub fn on_create(
@@ -31,6 +103,26 @@ pub fn on_create(
                 })
             };
             service::allocate(object, service_cidr, taken);
+            let ports_taken = |port: i64| {
+                store.list("", "services", None).any(|(_, s)| {
+                    s.pointer("/spec/ports")
+                        .and_then(Value::as_array)
+                        .is_some_and(|ps| {
+                            ps.iter()
+                                .any(|p| p.get("nodePort").and_then(Value::as_i64) == Some(port))
+                        })
+                })
+            };
+            service::allocate_node_ports(object, ports_taken);
+            object["status"] = json!({"loadBalancer": {}});
+        }
+        ("", "Pod") => {
+            if let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) {
+                pod::admit(spec);
+            }
+        }
+        ("", "PersistentVolumeClaim") => {
+            object["status"] = json!({"phase": "Pending"});
         }
         ("batch", "Job") => generate_job_selector(object),
         _ => {}

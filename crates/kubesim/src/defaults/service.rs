@@ -1,7 +1,94 @@
 //! Service defaults and cluster IPs: what the Service registry adds on create and keeps
 //! on update.
 
-use serde_json::{Map, Value};
+use super::default;
+use serde_json::{Map, Value, json};
+
+/// `SetDefaults_Service`: session affinity, type, ports' protocol and target port, traffic
+/// policies.
+pub fn defaults(spec: &mut Map<String, Value>) {
+    default(spec, "sessionAffinity", json!("None"));
+    match spec.get("sessionAffinity").and_then(Value::as_str) {
+        Some("None") => {
+            spec.remove("sessionAffinityConfig");
+        }
+        Some("ClientIP") => {
+            let cfg = spec
+                .entry("sessionAffinityConfig")
+                .or_insert_with(|| json!({}));
+            if let Some(c) = cfg.as_object_mut() {
+                let ip = c.entry("clientIP").or_insert_with(|| json!({}));
+                if let Some(ip) = ip.as_object_mut() {
+                    default(ip, "timeoutSeconds", json!(10800));
+                }
+            }
+        }
+        _ => {}
+    }
+    default(spec, "type", json!("ClusterIP"));
+    if let Some(Value::Array(ports)) = spec.get_mut("ports") {
+        for p in ports.iter_mut().filter_map(Value::as_object_mut) {
+            default(p, "protocol", json!("TCP"));
+            let unset = match p.get("targetPort") {
+                None | Some(Value::Null) => true,
+                Some(Value::Number(n)) => n.as_i64() == Some(0),
+                Some(Value::String(s)) => s.is_empty(),
+                _ => false,
+            };
+            if unset && let Some(port) = p.get("port").cloned() {
+                p.insert("targetPort".into(), port);
+            }
+        }
+    }
+    let kind = spec
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    if matches!(kind.as_str(), "NodePort" | "LoadBalancer") {
+        default(spec, "externalTrafficPolicy", json!("Cluster"));
+    }
+    if matches!(kind.as_str(), "NodePort" | "LoadBalancer" | "ClusterIP") {
+        default(spec, "internalTrafficPolicy", json!("Cluster"));
+    }
+    if kind == "LoadBalancer" {
+        default(spec, "allocateLoadBalancerNodePorts", json!(true));
+    }
+}
+
+/// Node ports (30000–32767) for the ports of a NodePort or LoadBalancer Service that have
+/// none (a LoadBalancer with `allocateLoadBalancerNodePorts: false` gets none).
+pub fn allocate_node_ports(object: &mut Value, taken: impl Fn(i64) -> bool) {
+    let Some(spec) = spec_mut(object) else {
+        return;
+    };
+    let kind = spec.get("type").and_then(Value::as_str).unwrap_or("");
+    let wanted = kind == "NodePort"
+        || (kind == "LoadBalancer"
+            && spec.get("allocateLoadBalancerNodePorts") != Some(&Value::Bool(false)));
+    if !wanted {
+        return;
+    }
+    let seed = i64::from(uuid::Uuid::new_v4().as_u128() as u16);
+    let mut used: Vec<i64> = Vec::new();
+    if let Some(Value::Array(ports)) = spec.get_mut("ports") {
+        for p in ports.iter_mut().filter_map(Value::as_object_mut) {
+            if p.get("nodePort")
+                .and_then(Value::as_i64)
+                .is_some_and(|n| n != 0)
+            {
+                continue;
+            }
+            let free = (0..2768)
+                .map(|i| 30000 + (seed + i) % 2768)
+                .find(|n| !taken(*n) && !used.contains(n));
+            if let Some(n) = free {
+                used.push(n);
+                p.insert("nodePort".into(), json!(n));
+            }
+        }
+    }
+}
 
 fn spec_mut(object: &mut Value) -> Option<&mut Map<String, Value>> {
     object.get_mut("spec").and_then(Value::as_object_mut)
@@ -36,6 +123,7 @@ pub fn normalize_update(old: &Value, new: &mut Value) {
                 spec.insert(f.to_string(), v.clone());
             }
         }
+        keep_node_ports(old_spec, spec);
         return;
     }
     let ip = spec.get("clusterIP").cloned();
@@ -58,6 +146,32 @@ pub fn normalize_update(old: &Value, new: &mut Value) {
             && let Some(v) = old_spec.get(f)
         {
             spec.insert(f.to_string(), v.clone());
+        }
+    }
+    keep_node_ports(old_spec, spec);
+}
+
+/// Ports that lost their node port in an update keep the allocated one (same port and
+/// protocol), as the registry does.
+fn keep_node_ports(old_spec: &Map<String, Value>, spec: &mut Map<String, Value>) {
+    let Some(Value::Array(old_ports)) = old_spec.get("ports") else {
+        return;
+    };
+    let Some(Value::Array(ports)) = spec.get_mut("ports") else {
+        return;
+    };
+    let key = |p: &Value| (p.get("port").cloned(), p.get("protocol").cloned());
+    for p in ports.iter_mut() {
+        if p.get("nodePort").is_some_and(|n| !n.is_null()) {
+            continue;
+        }
+        if let Some(n) = old_ports
+            .iter()
+            .find(|o| key(o) == key(p))
+            .and_then(|o| o.get("nodePort"))
+            && let Some(m) = p.as_object_mut()
+        {
+            m.insert("nodePort".into(), n.clone());
         }
     }
 }
