@@ -1,6 +1,7 @@
 //! Command-line and environment configuration of the hub.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
 
@@ -18,6 +19,17 @@ pub struct Config {
     /// PostgreSQL connection URL; without it the hub runs an embedded PostgreSQL.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+
+    /// Kubeconfig of the management cluster; without it the usual places are tried
+    /// (`KUBECONFIG`, `~/.kube/config`, the in-cluster service account). When no cluster
+    /// answers, the hub runs without its controllers and says so.
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Directory of the content-addressed artifact store (and fetch caches); without it a
+    /// temporary directory, removed on exit.
+    #[arg(long, env = "FLOTILLA_ARTIFACTS_DIR")]
+    pub artifacts_dir: Option<PathBuf>,
 
     /// Log output: `json` for machines (the default in clusters), `text` for people.
     #[arg(long, env = "FLOTILLA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]

@@ -1,0 +1,118 @@
+//! The source reconcilers: one kube-runtime controller per source kind keeps each
+//! `GitRepository` and `Bucket` fetched into the hub's artifact store and its status
+//! current, as Flux's source-controller does.
+//!
+//! Every controller fetches through one shared [`Sources`], so equal sources (same URL,
+//! ref and credentials) used by many objects are fetched once at a time, and identical
+//! content is stored once. A kind plugs in by implementing [`SourceKind`]: how to read its
+//! interval, suspension and Secret reference, and how to turn its spec (plus the Secret's
+//! data) into a [`SourceSpec`]. The reconcile loop itself is in [`controller`], artifact
+//! garbage collection in [`gc`].
+
+mod bucket;
+pub mod controller;
+pub mod gc;
+mod git;
+mod secrets;
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::Duration;
+
+use flotilla_api::source::SourceStatus;
+use flotilla_source::{SourceError, SourceSpec, Sources};
+use futures::StreamExt;
+use kube::core::NamespaceResourceScope;
+use kube::runtime::Controller;
+use kube::runtime::watcher;
+use kube::{Api, Resource};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::sources::controller::Context;
+
+/// Finalizer on every source: its artifact is garbage-collected before the object goes.
+pub const FINALIZER: &str = "finalizers.flotilla.dev";
+
+/// A kind of source the hub reconciles.
+pub trait SourceKind:
+    Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + Clone
+    + Debug
+    + DeserializeOwned
+    + Serialize
+    + Send
+    + Sync
+    + 'static
+{
+    /// The last status written, if any.
+    fn source_status(&self) -> Option<&SourceStatus>;
+    /// `spec.interval`.
+    fn interval(&self) -> Duration;
+    /// `spec.suspend`.
+    fn suspended(&self) -> bool;
+    /// `spec.secretRef.name`, if set.
+    fn secret_name(&self) -> Option<&str>;
+    /// The source to fetch, given the referenced Secret's data (when there is one).
+    fn to_source(
+        &self,
+        secret: Option<&BTreeMap<String, Vec<u8>>>,
+    ) -> Result<SourceSpec, SourceError>;
+}
+
+/// The running source controllers; dropping the handle does not stop them, [`Self::stop`] does.
+#[derive(Debug)]
+pub struct SourceControllers {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    context: Arc<Context>,
+}
+
+impl SourceControllers {
+    /// Starts a controller per source kind against `client`, fetching through `sources`.
+    pub fn start(client: kube::Client, sources: Arc<Sources>) -> Self {
+        let context = Arc::new(Context::new(client.clone(), sources));
+        let tasks = vec![
+            spawn::<flotilla_api::GitRepository>(&client, context.clone()),
+            spawn::<flotilla_api::Bucket>(&client, context.clone()),
+        ];
+        Self { tasks, context }
+    }
+
+    /// The shared state of the controllers (fetch statistics, artifact registry).
+    pub fn context(&self) -> &Arc<Context> {
+        &self.context
+    }
+
+    /// Stops every controller; reconciles in flight are abandoned.
+    pub async fn stop(self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+fn spawn<K: SourceKind>(
+    client: &kube::Client,
+    context: Arc<Context>,
+) -> tokio::task::JoinHandle<()> {
+    let api: Api<K> = Api::all(client.clone());
+    context.register_kind::<K>();
+    tokio::spawn(async move {
+        Controller::new(api, watcher::Config::default())
+            .run(
+                controller::reconcile::<K>,
+                controller::error_policy::<K>,
+                context,
+            )
+            .for_each(|result| async move {
+                if let Err(error) = result {
+                    tracing::warn!(kind = %K::kind(&()), error = %error, "source controller error");
+                }
+            })
+            .await;
+    })
+}
