@@ -14,7 +14,7 @@ use flate2::read::GzDecoder;
 
 use crate::error::SourceError;
 use crate::ignore::IgnoreRules;
-use crate::writer::ArtifactWriter;
+use crate::writer::{ArtifactWriter, checked_components};
 
 /// Unpacks `bytes` (a tarball, gzip-compressed when it starts with gzip's magic number) into
 /// `writer`, leaving out what `ignore` excludes. `what` names the archive in errors.
@@ -44,6 +44,8 @@ pub fn unpack(
             continue;
         }
         let kind = entry.header().entry_type();
+        // The writer refuses bad paths too, but ignore rules must never see one.
+        checked_components(path)?;
         if ignore.is_some_and(|rules| is_ignored(rules, path, kind.is_dir())) {
             continue;
         }

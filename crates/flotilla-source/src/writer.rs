@@ -269,7 +269,7 @@ impl Drop for ArtifactWriter {
 }
 
 /// Splits `rel` into components, refusing absolute paths and `..`, `.` or empty parts.
-fn checked_components(rel: &[u8]) -> Result<Vec<&[u8]>, SourceError> {
+pub(crate) fn checked_components(rel: &[u8]) -> Result<Vec<&[u8]>, SourceError> {
     if rel.is_empty() || rel.starts_with(b"/") || rel.contains(&0) {
         return Err(SourceError::Rejected(format!(
             "path {} is empty, absolute or contains NUL",

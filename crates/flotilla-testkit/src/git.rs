@@ -519,6 +519,11 @@ impl SilentServer {
         Ok(Self { addr, closed, task })
     }
 
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
     /// An `http://` URL on this server.
     pub fn url(&self) -> String {
         format!("http://{}/repo.git", self.addr)

@@ -224,7 +224,9 @@ impl HelmFetcher {
         }
         repository.check_url()?;
         let work = async {
-            let (bytes, cached) = self.download_index(repository).await?;
+            let (bytes, cached) = self
+                .download_index(repository, Operation::HelmIndex)
+                .await?;
             let store = self.store.clone();
             tokio::task::spawn_blocking(move || {
                 let mut writer = store.writer()?;
@@ -306,9 +308,11 @@ impl HelmFetcher {
     }
 
     /// Downloads `index.yaml`; parses it unless its digest is that of the cached one.
+    /// Download failures count as `operation` (a chart fetch fails as a chart pull).
     async fn download_index(
         &self,
         repository: &HelmRepositorySource,
+        operation: Operation,
     ) -> Result<(Vec<u8>, CachedIndex), SourceError> {
         let downloader = Downloader::new(repository.ca_cert.as_deref(), repository.timeout)?;
         let url = repository.index_url();
@@ -318,7 +322,7 @@ impl HelmFetcher {
                 url: &url,
                 shown_url: &shown,
                 credentials: &repository.credentials,
-                operation: Operation::HelmIndex,
+                operation,
                 what: "index.yaml",
                 max_bytes: MAX_INDEX_BYTES,
             })
@@ -356,7 +360,9 @@ impl HelmFetcher {
         chart: &HelmChartSource,
     ) -> Result<(String, Vec<u8>), SourceError> {
         let repository = &chart.repository;
-        let (_, cached) = self.download_index(repository).await?;
+        let (_, cached) = self
+            .download_index(repository, Operation::HelmChart)
+            .await?;
         let shown_repo = repository.shown_url();
         let entry: &ChartVersion =
             cached
