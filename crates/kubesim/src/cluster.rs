@@ -32,6 +32,8 @@ pub struct ClusterConfig {
     pub request_log_limit: usize,
     /// The IPv4 range Services' cluster IPs are allocated from (`--service-cluster-ip-range`).
     pub service_cidr: String,
+    /// The simulated controllers: on or off, default pod behaviour and stage delay.
+    pub workloads: crate::controllers::WorkloadConfig,
 }
 
 impl ClusterConfig {
@@ -46,6 +48,7 @@ impl ClusterConfig {
             port: 0,
             request_log_limit: 10_000,
             service_cidr: "10.96.0.0/12".to_string(),
+            workloads: Default::default(),
         }
     }
 }

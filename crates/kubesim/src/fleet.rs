@@ -186,6 +186,7 @@ impl ClusterHandle {
         })?;
         let pki = ClusterPki::generate(&config.name)?;
         let state = Arc::new(ClusterState::new(config, pki, shared, addr.to_string()));
+        crate::controllers::spawn(&state);
         let (partition, partition_rx) = watch::channel(false);
         let acceptor = server::tls_acceptor(&state)?;
         let running = server::spawn(listener, acceptor, state.clone(), partition_rx);

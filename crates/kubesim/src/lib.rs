@@ -12,6 +12,7 @@ pub mod ssa;
 // The HTTP server layer: many HTTPS clusters in one process (see [`Fleet`]).
 pub mod api;
 pub mod cluster;
+pub mod controllers;
 pub mod crd;
 pub mod defaults;
 pub mod discovery;
@@ -33,6 +34,7 @@ pub mod structural;
 pub mod validation;
 
 pub use cluster::ClusterConfig;
+pub use controllers::{Behavior, WorkloadConfig};
 pub use faults::{Fault, FaultAction};
 pub use fleet::{ClusterHandle, Fleet, FleetConfig, FleetError, FleetHandle};
 pub use kubeconfig::KubeconfigUser;

@@ -200,6 +200,10 @@ async fn server_side_apply_ownership_and_conflicts() {
         k.file("d.yaml", DEPLOYMENT);
         let out = k.ok(&["apply", "--server-side", "-f", "d.yaml"]);
         assert!(out.contains("serverside-applied"), "{out}");
+        // The simulated controllers write the rollout's status; once it is complete the
+        // Deployment stays put.
+        let out = k.ok(&["rollout", "status", "deploy/web", "--timeout=30s"]);
+        assert!(out.contains("successfully rolled out"), "{out}");
         let rv = |k: &Kubectl| {
             k.ok(&[
                 "get",
@@ -296,6 +300,7 @@ async fn strict_field_validation_rejects_unknown_fields() {
         // The same manifest without the stray field is fine, and so is the replace of it.
         k.file("good.yaml", DEPLOYMENT);
         k.ok(&["create", "-f", "good.yaml"]);
+        k.ok(&["rollout", "status", "deploy/web", "--timeout=30s"]);
         let live = k.ok(&["get", "deploy", "web", "-o", "yaml"]);
         k.file("live.yaml", &live);
         k.ok(&["replace", "-f", "live.yaml"]);
