@@ -61,7 +61,9 @@ async fn kube_rs_sees_immutable_fields_refused() {
     // Deployment: the selector is frozen, the rest is not; a refused write stores nothing.
     let deploys = api(&c, "apps", "v1", "Deployment", "deployments");
     let created = apply(&deploys, "web", deployment("web")).await.unwrap();
-    let rv = created.metadata.resource_version.clone();
+    // The simulated controllers write the Deployment's status and revision annotation;
+    // the refused write must leave its spec and generation as they were.
+    let spec = created.data["spec"].clone();
     let s = api_status(
         apply(&deploys, "web", deployment("web2"))
             .await
@@ -76,10 +78,9 @@ async fn kube_rs_sees_immutable_fields_refused() {
     assert_eq!(details.causes[0].field, "spec.selector");
     assert_eq!(details.causes[0].reason, "FieldValueInvalid");
     assert_eq!(details.kind, "Deployment");
-    assert_eq!(
-        deploys.get("web").await.unwrap().metadata.resource_version,
-        rv
-    );
+    let live = deploys.get("web").await.unwrap();
+    assert_eq!(live.data["spec"], spec);
+    assert_eq!(live.metadata.generation, Some(1));
     let mut scaled = deployment("web");
     scaled["spec"]["replicas"] = json!(3);
     apply(&deploys, "web", scaled).await.unwrap();
