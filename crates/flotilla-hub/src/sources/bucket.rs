@@ -1,7 +1,6 @@
 //! `Bucket` as a [`SourceKind`]: static keys from `spec.secretRef` (`accesskey`,
 //! `secretkey`), as Flux reads them for the generic provider.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use flotilla_api::Bucket;
@@ -9,7 +8,7 @@ use flotilla_api::source::SourceStatus;
 use flotilla_source::bucket::{BucketCredentials, BucketSource};
 use flotilla_source::{SourceError, SourceSpec};
 
-use super::SourceKind;
+use super::{SecretData, SourceKind};
 
 impl SourceKind for Bucket {
     fn source_status(&self) -> Option<&SourceStatus> {
@@ -28,14 +27,11 @@ impl SourceKind for Bucket {
         self.spec.secret_ref.as_ref().map(|r| r.name.as_str())
     }
 
-    fn to_source(
-        &self,
-        secret: Option<&BTreeMap<String, Vec<u8>>>,
-    ) -> Result<SourceSpec, SourceError> {
-        let credentials = match secret {
+    fn to_source(&self, secrets: &SecretData) -> Result<Option<SourceSpec>, SourceError> {
+        let credentials = match &secrets.auth {
             Some(data) => BucketCredentials::from_secret_data(data)?,
             None => None,
         };
-        BucketSource::from_spec(&self.spec, credentials).map(SourceSpec::Bucket)
+        BucketSource::from_spec(&self.spec, credentials).map(|s| Some(SourceSpec::Bucket(s)))
     }
 }

@@ -33,7 +33,7 @@ use kube::runtime::finalizer::{Event, finalizer};
 use kube::{Api, ResourceExt};
 
 use super::gc::{self, ObjectKey, Registry};
-use super::{FINALIZER, SourceKind, secrets};
+use super::{FINALIZER, SecretData, SourceKind, secrets};
 
 /// The first retry after a failure; each further failure doubles it, up to the interval.
 const FIRST_RETRY: Duration = Duration::from_secs(1);
@@ -231,9 +231,18 @@ async fn apply<K: SourceKind>(
     let (delay, failures) = match fetch(obj, key, ctx).await {
         Ok((artifact, previous)) => {
             replaced = previous;
-            let message = format!("stored artifact for revision '{}'", artifact.revision);
-            status.artifact = Some(artifact.to_status());
             let now = Timestamp::now();
+            let message = match &artifact {
+                Some(artifact) => {
+                    format!("stored artifact for revision '{}'", artifact.revision)
+                }
+                // Flux's words for an OCI HelmRepository, which has no artifact.
+                None => "Helm repository is ready".to_owned(),
+            };
+            status.artifact = artifact.as_ref().map(Artifact::to_status);
+            if artifact.is_none() {
+                conditions::remove(&mut status.conditions, conditions::ARTIFACT_IN_STORAGE);
+            }
             conditions::mark_ready(
                 &mut status.conditions,
                 reason::SUCCEEDED,
@@ -241,15 +250,17 @@ async fn apply<K: SourceKind>(
                 generation,
                 now,
             );
-            conditions::set(
-                &mut status.conditions,
-                conditions::ARTIFACT_IN_STORAGE,
-                Status::True,
-                reason::SUCCEEDED,
-                &message,
-                generation,
-                now,
-            );
+            if artifact.is_some() {
+                conditions::set(
+                    &mut status.conditions,
+                    conditions::ARTIFACT_IN_STORAGE,
+                    Status::True,
+                    reason::SUCCEEDED,
+                    &message,
+                    generation,
+                    now,
+                );
+            }
             (interval, 0)
         }
         Err(failure) => {
@@ -288,30 +299,28 @@ async fn apply<K: SourceKind>(
     Ok(Action::requeue(delay))
 }
 
-/// Reads the Secret, fetches, and records the artifact in the registry. Returns the
-/// artifact and, when it replaced another one of this source, the old digest.
+/// Reads the Secrets, fetches, and records the artifact in the registry. Returns the
+/// artifact (none for a source with nothing to fetch) and, when it replaced another one of
+/// this source, the old digest.
 async fn fetch<K: SourceKind>(
     obj: &K,
     key: &ObjectKey,
     ctx: &Context,
-) -> Result<(Artifact, Option<Digest>), Failure> {
+) -> Result<(Option<Artifact>, Option<Digest>), Failure> {
     let object = show(key);
     let failed = |e: SourceError| Failure {
         reason: e.reason(),
         message: format!("{object}: {e}"),
     };
-    let secret =
-        match obj.secret_name() {
-            Some(name) => Some(secrets::read(&ctx.client, &key.1, name).await.map_err(
-                |message| Failure {
-                    // Flux's reason when a source's Secret cannot be had.
-                    reason: reason::AUTHENTICATION_FAILED,
-                    message: format!("{object}: {message}"),
-                },
-            )?),
-            None => None,
-        };
-    let spec = obj.to_source(secret.as_ref()).map_err(failed)?;
+    let secrets = SecretData {
+        auth: read_secret(ctx, key, obj.secret_name()).await?,
+        cert: read_secret(ctx, key, obj.cert_secret_name()).await?,
+    };
+    let Some(spec) = obj.to_source(&secrets).map_err(failed)? else {
+        let mut registry = ctx.registry.lock().await;
+        return Ok((None, gc::forget(&mut registry, key)));
+    };
+    drop(secrets);
     // A collection may remove the artifact between the fetch publishing it and this
     // reconciler recording it (see [`gc`]); then the fetch runs again and writes it anew.
     for _ in 0..3 {
@@ -319,7 +328,7 @@ async fn fetch<K: SourceKind>(
         let mut registry = ctx.registry.lock().await;
         if artifact.path.is_dir() {
             let replaced = gc::record(&mut registry, key.clone(), artifact.digest.clone(), spec);
-            return Ok((artifact, replaced));
+            return Ok((Some(artifact), replaced));
         }
     }
     Err(Failure {
@@ -328,6 +337,23 @@ async fn fetch<K: SourceKind>(
             "{object}: the artifact was garbage-collected three times while being stored"
         ),
     })
+}
+
+/// The data of Secret `name` in the object's namespace, if a name is given.
+async fn read_secret(
+    ctx: &Context,
+    key: &ObjectKey,
+    name: Option<&str>,
+) -> Result<Option<std::collections::BTreeMap<String, Vec<u8>>>, Failure> {
+    let Some(name) = name else { return Ok(None) };
+    secrets::read(&ctx.client, &key.1, name)
+        .await
+        .map(Some)
+        .map_err(|message| Failure {
+            // Flux's reason when a source's Secret cannot be had.
+            reason: reason::AUTHENTICATION_FAILED,
+            message: format!("{}: {message}", show(key)),
+        })
 }
 
 async fn cleanup(key: &ObjectKey, ctx: &Context) -> Result<Action, ReconcileError> {

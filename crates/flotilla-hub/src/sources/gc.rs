@@ -67,9 +67,9 @@ pub fn record(
     previous.map(|e| e.digest).filter(|d| *d != digest)
 }
 
-/// Forgets `key`.
-pub fn forget(guard: &mut RegistryGuard<'_>, key: &ObjectKey) {
-    guard.remove(key);
+/// Forgets `key`; returns the digest it had.
+pub fn forget(guard: &mut RegistryGuard<'_>, key: &ObjectKey) -> Option<Digest> {
+    guard.remove(key).map(|e| e.digest)
 }
 
 /// Why a collection did not run.

@@ -1,7 +1,6 @@
 //! `GitRepository` as a [`SourceKind`]: credentials and CA from `spec.secretRef`, as Flux
 //! reads them (`username`/`password`, `bearerToken`, `identity`/`known_hosts`, `ca.crt`).
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use flotilla_api::GitRepository;
@@ -9,7 +8,7 @@ use flotilla_api::source::SourceStatus;
 use flotilla_source::git::{GitAuth, GitSource, ca_cert_from_secret_data};
 use flotilla_source::{SourceError, SourceSpec};
 
-use super::SourceKind;
+use super::{SecretData, SourceKind};
 
 impl SourceKind for GitRepository {
     fn source_status(&self) -> Option<&SourceStatus> {
@@ -28,17 +27,14 @@ impl SourceKind for GitRepository {
         self.spec.secret_ref.as_ref().map(|r| r.name.as_str())
     }
 
-    fn to_source(
-        &self,
-        secret: Option<&BTreeMap<String, Vec<u8>>>,
-    ) -> Result<SourceSpec, SourceError> {
-        let (auth, ca) = match secret {
+    fn to_source(&self, secrets: &SecretData) -> Result<Option<SourceSpec>, SourceError> {
+        let (auth, ca) = match &secrets.auth {
             Some(data) => (
                 GitAuth::from_secret_data(data)?,
                 ca_cert_from_secret_data(data)?,
             ),
             None => (GitAuth::Anonymous, None),
         };
-        GitSource::from_spec(&self.spec, auth, ca).map(SourceSpec::Git)
+        GitSource::from_spec(&self.spec, auth, ca).map(|s| Some(SourceSpec::Git(s)))
     }
 }

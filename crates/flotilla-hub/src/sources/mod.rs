@@ -1,11 +1,11 @@
 //! The source reconcilers: one kube-runtime controller per source kind keeps each
-//! `GitRepository` and `Bucket` fetched into the hub's artifact store and its status
-//! current, as Flux's source-controller does.
+//! `GitRepository`, `Bucket`, `HelmRepository` and `OCIRepository` fetched into the hub's
+//! artifact store and its status current, as Flux's source-controller does.
 //!
 //! Every controller fetches through one shared [`Sources`], so equal sources (same URL,
 //! ref and credentials) used by many objects are fetched once at a time, and identical
 //! content is stored once. A kind plugs in by implementing [`SourceKind`]: how to read its
-//! interval, suspension and Secret reference, and how to turn its spec (plus the Secret's
+//! interval, suspension and Secret references, and how to turn its spec (plus the Secrets'
 //! data) into a [`SourceSpec`]. The reconcile loop itself is in [`controller`], artifact
 //! garbage collection in [`gc`].
 
@@ -13,6 +13,8 @@ mod bucket;
 pub mod controller;
 pub mod gc;
 mod git;
+mod helm;
+mod oci;
 mod secrets;
 
 use std::collections::BTreeMap;
@@ -54,11 +56,28 @@ pub trait SourceKind:
     fn suspended(&self) -> bool;
     /// `spec.secretRef.name`, if set.
     fn secret_name(&self) -> Option<&str>;
-    /// The source to fetch, given the referenced Secret's data (when there is one).
-    fn to_source(
-        &self,
-        secret: Option<&BTreeMap<String, Vec<u8>>>,
-    ) -> Result<SourceSpec, SourceError>;
+    /// `spec.certSecretRef.name`, if the kind has one and it is set.
+    fn cert_secret_name(&self) -> Option<&str> {
+        None
+    }
+    /// The source to fetch, given the referenced Secrets' data (when set); `None` when
+    /// the object has nothing to fetch (an OCI HelmRepository: charts are pulled on demand).
+    fn to_source(&self, secrets: &SecretData) -> Result<Option<SourceSpec>, SourceError>;
+}
+
+/// The data of the Secrets a source refers to.
+#[derive(Default)]
+pub struct SecretData {
+    /// `spec.secretRef`'s Secret.
+    pub auth: Option<BTreeMap<String, Vec<u8>>>,
+    /// `spec.certSecretRef`'s Secret.
+    pub cert: Option<BTreeMap<String, Vec<u8>>>,
+}
+
+impl std::fmt::Debug for SecretData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretData(<redacted>)")
+    }
 }
 
 /// The running source controllers; dropping the handle does not stop them, [`Self::stop`] does.
@@ -75,6 +94,8 @@ impl SourceControllers {
         let tasks = vec![
             spawn::<flotilla_api::GitRepository>(&client, context.clone()),
             spawn::<flotilla_api::Bucket>(&client, context.clone()),
+            spawn::<flotilla_api::HelmRepository>(&client, context.clone()),
+            spawn::<flotilla_api::OCIRepository>(&client, context.clone()),
         ];
         Self { tasks, context }
     }
