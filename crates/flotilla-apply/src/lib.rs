@@ -26,6 +26,7 @@ mod applier;
 mod crd;
 mod error;
 mod force;
+pub mod health;
 mod inventory;
 mod live;
 mod owner;

@@ -94,7 +94,7 @@ pub enum PruneError {
     },
     /// API discovery failed.
     #[error("API discovery: {0}")]
-    Discovery(#[source] crate::ApplyError),
+    Discovery(#[source] Box<crate::ApplyError>),
 }
 
 /// Deletes one deployer's objects from one cluster.
@@ -181,7 +181,7 @@ impl Pruner {
         }
         let targets = Targets::discover(&self.client)
             .await
-            .map_err(PruneError::Discovery)?;
+            .map_err(|e| PruneError::Discovery(Box::new(e)))?;
         let mut outcomes = Vec::with_capacity(entries.len());
         // One stage after the other, so a Namespace or CRD is not deleted (taking its
         // objects with it) before its objects were judged one by one.

@@ -67,6 +67,28 @@ impl Targets {
         Some(self.target(resource, &capabilities, entry.namespace.as_deref()))
     }
 
+    /// The API for objects of `kind` in `api_version` (`group/version`), or, without
+    /// one, in the first group serving `kind` (its preferred version).
+    pub fn resolve_kind(
+        &self,
+        api_version: Option<&str>,
+        kind: &str,
+        namespace: Option<&str>,
+    ) -> Option<Target> {
+        let (resource, capabilities) = match api_version {
+            Some(api_version) => {
+                let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+                self.discovery
+                    .resolve_gvk(&GroupVersionKind::gvk(group, version, kind))?
+            }
+            None => self
+                .discovery
+                .groups()
+                .find_map(|group| group.recommended_kind(kind))?,
+        };
+        Some(self.target(resource, &capabilities, namespace))
+    }
+
     /// The API for `resource` in `namespace` (the client's default when a namespaced
     /// resource has none).
     fn target(
