@@ -24,6 +24,7 @@
 mod annotations;
 mod applier;
 mod crd;
+pub mod diff;
 mod error;
 mod force;
 pub mod health;

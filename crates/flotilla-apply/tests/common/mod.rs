@@ -104,3 +104,19 @@ pub fn deployment(ns: &str, name: &str) -> Value {
         }
     })
 }
+
+/// Runs the real kubectl against `kubeconfig`, failing the test on a non-zero exit.
+pub fn kubectl(kubeconfig: &std::path::Path, args: &[&str]) -> String {
+    let output = std::process::Command::new(flotilla_testkit::tools::kubectl().unwrap())
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
