@@ -183,6 +183,16 @@ async fn tags_semver_and_digests_resolve_with_flux_revisions() {
         .unwrap();
     assert_eq!(pre.revision.name(), Some("v2.0.0-rc.1"));
 
+    let filtered = OciTarget::Semver {
+        range: "*".into(),
+        filter: Some(r"^v1\.0\.".into()),
+    };
+    let by_filter = fetcher
+        .fetch(&source(&registry, "fleet/app", filtered))
+        .await
+        .unwrap();
+    assert_eq!(by_filter.revision.name(), Some("v1.0.0"));
+
     let pinned = OciTarget::Digest(digests["v1.0.0"].clone());
     let by_digest = fetcher
         .fetch(&source(&registry, "fleet/app", pinned))
