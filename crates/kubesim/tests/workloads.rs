@@ -4,57 +4,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
 mod common;
+mod sim_common;
+
+use sim_common::{client, condition, fleet, until};
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kubesim::{Behavior, ClusterHandle, Fleet, FleetConfig, FleetHandle};
-use serde::de::DeserializeOwned;
+use kubesim::{Behavior, FleetHandle};
 use serde_json::{Value, json};
-use std::fmt::Debug;
 use std::time::{Duration, Instant};
-
-async fn client(cluster: &ClusterHandle) -> kube::Client {
-    let kc = Kubeconfig::from_yaml(&cluster.kubeconfig()).unwrap();
-    let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
-        .await
-        .unwrap();
-    kube::Client::try_from(config).unwrap()
-}
-
-async fn fleet(f: impl Fn(&mut kubesim::ClusterConfig)) -> FleetHandle {
-    common::require_definitions();
-    Fleet::start(FleetConfig::with_clusters(1).each(|c| {
-        c.workloads.delay = Duration::from_millis(50);
-        f(c);
-    }))
-    .await
-    .unwrap()
-}
-
-/// Polls `name` until `ok` holds (20 s at most); returns the object.
-async fn until<K>(api: &Api<K>, name: &str, what: &str, ok: impl Fn(&K) -> bool) -> K
-where
-    K: Clone + DeserializeOwned + Debug,
-{
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(o) = api.get_opt(name).await.unwrap()
-            && ok(&o)
-        {
-            return o;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{name} never became {what}: {:#?}",
-            api.get_opt(name).await.unwrap()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 fn deployment(name: &str, image: &str, replicas: i32, annotations: Value) -> Deployment {
     serde_json::from_value(json!({
@@ -69,13 +30,6 @@ fn deployment(name: &str, image: &str, replicas: i32, annotations: Value) -> Dep
         },
     }))
     .unwrap()
-}
-
-fn condition(conditions: Option<&Vec<impl serde::Serialize>>, kind: &str) -> Option<Value> {
-    conditions?
-        .iter()
-        .map(|c| serde_json::to_value(c).unwrap())
-        .find(|c| c["type"] == kind)
 }
 
 fn rollout_complete(d: &Deployment) -> bool {

@@ -5,6 +5,7 @@ pub mod apply;
 pub mod body;
 pub mod fields;
 pub mod list;
+pub mod logs;
 pub mod meta;
 pub mod objects;
 pub mod partial;
@@ -297,6 +298,9 @@ async fn dispatch(
 async fn resource(ctx: Ctx<'_>, method: Method, body: Body) -> Result<Response<Body>, ApiError> {
     if ctx.path.subresource.as_deref() == Some("scale") {
         return scale::handle(&ctx, method, body).await;
+    }
+    if ctx.path.subresource.as_deref() == Some("log") {
+        return logs::get(&ctx, &method);
     }
     if ctx.path.subresource.as_deref() == Some("token") && method == Method::POST {
         let bytes = body::read(body).await?;

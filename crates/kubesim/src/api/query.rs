@@ -45,6 +45,18 @@ pub struct Query {
     pub dry_run: bool,
     pub force: bool,
     pub propagation_policy: Option<String>,
+    /// `pods/log`: `container`, `tailLines`, `previous`, `timestamps`, `limitBytes`.
+    pub log: LogOptions,
+}
+
+/// The options of a `pods/<name>/log` request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogOptions {
+    pub container: Option<String>,
+    pub tail_lines: Option<i64>,
+    pub previous: bool,
+    pub timestamps: bool,
+    pub limit_bytes: Option<usize>,
 }
 
 fn boolean(v: &str) -> bool {
@@ -79,6 +91,16 @@ impl Query {
                 "dryRun" => q.dry_run = v == "All",
                 "force" => q.force = boolean(&v),
                 "propagationPolicy" => q.propagation_policy = Some(v),
+                "container" => q.log.container = Some(v).filter(|s| !s.is_empty()),
+                "tailLines" => {
+                    q.log.tail_lines =
+                        Some(v.parse().map_err(|_| {
+                            ApiError::bad_request(format!("invalid tailLines {v:?}"))
+                        })?)
+                }
+                "previous" => q.log.previous = boolean(&v),
+                "timestamps" => q.log.timestamps = boolean(&v),
+                "limitBytes" => q.log.limit_bytes = v.parse().ok(),
                 _ => {}
             }
         }

@@ -78,9 +78,17 @@ pub fn owned(
         .collect()
 }
 
-/// Stores a new object the way the API server would create it (uid, creationTimestamp,
-/// generation) under its name in `key`.
+/// Stores a new object the way the API server would create it (defaults, uid,
+/// creationTimestamp, generation) under its name in `key`.
 pub fn create(store: &mut StoreState, key: ObjectKey, mut object: Value, tracks_generation: bool) {
+    let kind = object
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    crate::defaults::apply(&key.group, &kind, &mut object);
+    // Only Services need the cluster's service range, and controllers create none.
+    crate::defaults::on_create(&key.group, &kind, &mut object, store, "");
     let m = metadata_mut(&mut object);
     m.insert("name".into(), json!(key.name));
     if !key.namespace.is_empty() {

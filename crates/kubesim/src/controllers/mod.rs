@@ -16,10 +16,13 @@
 
 pub mod behavior;
 pub mod common;
+pub mod daemonsets;
 pub mod deployments;
 pub mod jobs;
 pub mod pods;
 pub mod replicasets;
+pub mod statefulsets;
+pub mod volumes;
 
 pub use behavior::{Behavior, WorkloadConfig};
 
@@ -188,6 +191,9 @@ fn reconcile(cx: &mut Cx<'_>, store: &mut StoreState, key: &ObjectKey) {
         ("apps", "replicasets") => replicasets::reconcile(cx, store, key),
         ("apps", "deployments") => deployments::reconcile(cx, store, key),
         ("batch", "jobs") => jobs::reconcile(cx, store, key),
+        ("apps", "statefulsets") => statefulsets::reconcile(cx, store, key),
+        ("apps", "daemonsets") => daemonsets::reconcile(cx, store, key),
+        ("", "persistentvolumeclaims") => volumes::reconcile(cx, store, key),
         _ => {}
     }
 }
