@@ -6,6 +6,7 @@ use flotilla_api::source::GitRepositoryRef;
 use gix::ObjectId;
 
 use crate::error::SourceError;
+use crate::version_range::{VersionRange, parse_version};
 
 /// A resolved choice of what to fetch.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -19,7 +20,8 @@ pub enum GitTarget {
     },
     /// A full ref name such as `refs/pull/4/head`.
     Name(String),
-    /// The highest tag matching a semver range.
+    /// The highest tag matching a version constraint (Flux/Masterminds syntax, see
+    /// [`crate::version_range`]).
     Semver(String),
     /// A tag.
     Tag(String),
@@ -59,9 +61,7 @@ impl GitTarget {
             return Ok(Self::Name(name));
         }
         if let Some(range) = set(&r.semver) {
-            semver::VersionReq::parse(&range).map_err(|e| {
-                SourceError::InvalidSpec(format!("semver range {range:?} is invalid: {e}"))
-            })?;
+            VersionRange::parse(&range)?;
             return Ok(Self::Semver(range));
         }
         if let Some(tag) = set(&r.tag) {
@@ -95,20 +95,18 @@ fn valid_short_name(kind: &str, name: String) -> Result<String, SourceError> {
 }
 
 /// Picks the highest tag in `tags` (short names) whose version (an optional leading `v`
-/// stripped) satisfies `range`.
+/// stripped) satisfies the constraint `range`, with Flux's (Masterminds) rules: `1.2.3` is
+/// exact and pre-releases match only a comparator that has one.
 pub fn pick_semver<'a>(
     range: &str,
     tags: impl IntoIterator<Item = &'a str>,
 ) -> Result<Option<&'a str>, SourceError> {
-    let req = semver::VersionReq::parse(range)
-        .map_err(|e| SourceError::InvalidSpec(format!("semver range {range:?} is invalid: {e}")))?;
-    Ok(tags
-        .into_iter()
-        .filter_map(|tag| {
-            let version = semver::Version::parse(tag.strip_prefix('v').unwrap_or(tag)).ok()?;
-            req.matches(&version).then_some((version, tag))
-        })
-        .max_by(|a, b| a.0.cmp(&b.0))
+    let range = VersionRange::parse(range)?;
+    Ok(range
+        .pick(
+            tags.into_iter()
+                .filter_map(|tag| Some((parse_version(tag)?, tag))),
+        )
         .map(|(_, tag)| tag))
 }
 
@@ -183,5 +181,10 @@ mod tests {
         assert_eq!(pick_semver("^1", tags).unwrap(), Some("1.10.0"));
         assert_eq!(pick_semver("<1.2", tags).unwrap(), Some("v1.0.0"));
         assert_eq!(pick_semver(">=3", tags).unwrap(), None);
+        // Masterminds, not Cargo: a bare version is exact, pre-releases need asking for.
+        assert_eq!(pick_semver("1.2.0", tags).unwrap(), Some("v1.2.0"));
+        assert_eq!(pick_semver(">=1.2.1-0", tags).unwrap(), Some("v2.0.0"));
+        assert_eq!(pick_semver("~1.3.0-0", tags).unwrap(), Some("v1.3.0-rc.1"));
+        assert_eq!(pick_semver("1.0 - 1.2", tags).unwrap(), Some("v1.2.0"));
     }
 }
