@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod database;
+pub mod deployers;
 pub mod http;
 pub mod management;
 pub mod metrics;
