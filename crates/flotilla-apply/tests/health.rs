@@ -176,3 +176,119 @@ async fn health_checks_resolve_references() {
     );
     fleet.shutdown().await;
 }
+
+/// `value` with the kubesim behaviour annotations on the object and its pod template.
+fn simulated(mut value: Value, annotations: Value) -> Value {
+    value["metadata"]["annotations"] = annotations.clone();
+    value["spec"]["template"]["metadata"]["annotations"] = annotations;
+    value
+}
+
+fn job(name: &str, annotations: Value) -> Value {
+    simulated(
+        json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name, "namespace": "default"},
+               "spec": {"backoffLimit": 0, "template": {"metadata": {},
+                   "spec": {"restartPolicy": "Never", "containers": [{"name": "run", "image": "busybox:1.36"}]}}}}),
+        annotations,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_simulated_deployment_is_ready_after_its_delay() {
+    let (fleet, client) = start().await;
+    let web = simulated(
+        deployment("default", "web"),
+        json!({"kubesim.flotilla.dev/delay": "2s"}),
+    );
+    let inventory = Applier::new(client.clone(), owner())
+        .apply(&set(vec![web]))
+        .await
+        .unwrap()
+        .inventory();
+    // Right after the apply its pods are still starting: one look says InProgress.
+    let err = checker(&client, Duration::ZERO)
+        .wait(&inventory.iter().cloned().collect::<Vec<_>>())
+        .await
+        .unwrap_err();
+    let HealthError::TimedOut { pending, .. } = &err else {
+        panic!("expected a timeout, got {err}");
+    };
+    assert_eq!(pending[0].health.status, Status::InProgress, "{err}");
+
+    let healthy = checker(&client, Duration::from_secs(60))
+        .wait(&inventory.iter().cloned().collect::<Vec<_>>())
+        .await
+        .unwrap();
+    assert_eq!(healthy[0].health.status, Status::Current);
+    assert_eq!(
+        healthy[0].health.message,
+        "Deployment is available. Replicas: 1"
+    );
+    fleet.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_deployment_fails_the_check_at_the_timeout() {
+    let (fleet, client) = start().await;
+    let stuck = simulated(
+        deployment("default", "stuck"),
+        json!({"kubesim.flotilla.dev/behavior": "stuck"}),
+    );
+    let inventory: Vec<InventoryEntry> = Applier::new(client.clone(), owner())
+        .apply(&set(vec![
+            stuck,
+            config_map("default", "settings", json!({"a": "1"})),
+        ]))
+        .await
+        .unwrap()
+        .inventory()
+        .iter()
+        .cloned()
+        .collect();
+    let err = checker(&client, Duration::from_millis(1500))
+        .wait(&inventory)
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), "HealthCheckFailed");
+    let HealthError::TimedOut { pending, .. } = &err else {
+        panic!("expected a timeout, got {err}");
+    };
+    assert_eq!(pending.len(), 1, "{err}");
+    assert!(
+        err.to_string()
+            .contains("Deployment.apps/default/stuck status: 'InProgress'"),
+        "{err}"
+    );
+    fleet.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_job_fails_the_check_at_once() {
+    let (fleet, client) = start().await;
+    let inventory: Vec<InventoryEntry> = Applier::new(client.clone(), owner())
+        .apply(&set(vec![
+            job("migrate", json!({"kubesim.flotilla.dev/behavior": "fail"})),
+            job("seed", json!({})),
+        ]))
+        .await
+        .unwrap()
+        .inventory()
+        .iter()
+        .cloned()
+        .collect();
+    // A ten-minute timeout: only failing fast can end this test in time, and the error
+    // says which (Failed, not TimedOut).
+    let err = checker(&client, Duration::from_secs(600))
+        .wait(&inventory)
+        .await
+        .unwrap_err();
+    let HealthError::Failed(failed) = &err else {
+        panic!("expected a failure, got {err}");
+    };
+    assert_eq!(failed.object.to_string(), "Job.batch/default/migrate");
+    assert_eq!(
+        err.to_string(),
+        "HealthCheckFailed: Job.batch/default/migrate status: 'Failed': Job Failed. failed: 1/1"
+    );
+    fleet.shutdown().await;
+}
