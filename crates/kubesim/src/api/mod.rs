@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod body;
+pub mod columns;
 pub mod fields;
 pub mod list;
 pub mod logs;
@@ -13,6 +14,7 @@ pub mod patch;
 pub mod query;
 pub mod route;
 pub mod scale;
+pub mod table;
 pub mod token;
 pub mod watch;
 
@@ -55,6 +57,8 @@ pub struct Ctx<'a> {
     pub user_agent: Option<String>,
     /// Answer with metadata only (`PartialObjectMetadata`).
     pub metadata_only: bool,
+    /// Answer with a `Table` (what `kubectl get` asks for).
+    pub table: bool,
 }
 
 impl Ctx<'_> {
@@ -281,7 +285,9 @@ async fn dispatch(
                 query,
                 content_type,
                 user_agent,
-                metadata_only: partial::wants_metadata(accept.as_deref()),
+                metadata_only: partial::wants_metadata(accept.as_deref())
+                    && !table::wants_table(accept.as_deref()),
+                table: table::wants_table(accept.as_deref()),
             };
             let is_crd = ctx.info.group == crate::crd::CRD_GROUP
                 && ctx.info.plural == crate::crd::CRD_PLURAL;

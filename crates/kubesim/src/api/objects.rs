@@ -148,6 +148,12 @@ pub fn get(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     if ctx.metadata_only {
         return Ok(ok(&super::partial::partial(object)));
     }
+    if ctx.table {
+        let spec = super::table::TableSpec::new(ctx, &store);
+        let row = spec.row(&ctx.info, object, chrono::Utc::now());
+        let rv = meta::meta_str(object, "resourceVersion").unwrap_or("");
+        return Ok(ok(&spec.table(vec![row], json!({"resourceVersion": rv}))));
+    }
     Ok(ok(&present(ctx, object)))
 }
 

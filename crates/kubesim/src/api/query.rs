@@ -47,6 +47,8 @@ pub struct Query {
     pub propagation_policy: Option<String>,
     /// `pods/log`: `container`, `tailLines`, `previous`, `timestamps`, `limitBytes`.
     pub log: LogOptions,
+    /// `includeObject` of Table requests: `None`, `Metadata` (default) or `Object`.
+    pub include_object: Option<String>,
 }
 
 /// The options of a `pods/<name>/log` request.
@@ -101,6 +103,7 @@ impl Query {
                 "previous" => q.log.previous = boolean(&v),
                 "timestamps" => q.log.timestamps = boolean(&v),
                 "limitBytes" => q.log.limit_bytes = v.parse().ok(),
+                "includeObject" => q.include_object = Some(v),
                 _ => {}
             }
         }

@@ -27,7 +27,7 @@ use axum::body::Body;
 use axum::http::{HeaderValue, Response, header};
 use bytes::Bytes;
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,6 +77,36 @@ fn bookmark(info: &ResourceInfo, rv: u64, initial_events_end: bool) -> Bytes {
     )
 }
 
+/// How a watch presents objects: whole, as metadata, or as one-row Tables.
+#[derive(Debug, Clone)]
+struct Render {
+    metadata_only: bool,
+    table: Option<Arc<super::table::TableSpec>>,
+}
+
+/// The line of an event about `object`.
+fn object_line(kind: &str, info: &ResourceInfo, render: &Render, object: &Value) -> Bytes {
+    if let Some(spec) = &render.table {
+        let row = spec.row(info, object, chrono::Utc::now());
+        let rv = object
+            .pointer("/metadata/resourceVersion")
+            .cloned()
+            .unwrap_or(Value::Null);
+        return line(kind, &spec.table(vec![row], json!({"resourceVersion": rv})));
+    }
+    if render.metadata_only {
+        return line(kind, &super::partial::partial(object));
+    }
+    line(
+        kind,
+        &Presented {
+            object,
+            api_version: &info.api_version(),
+            kind: &info.kind,
+        },
+    )
+}
+
 /// What one running watch needs, owned by its stream.
 struct Watcher {
     info: Arc<ResourceInfo>,
@@ -94,7 +124,7 @@ struct Watcher {
     done: bool,
     /// Changes when the cluster drops all watches (fault injection).
     dropped: tokio::sync::watch::Receiver<u64>,
-    metadata_only: bool,
+    render: Render,
 }
 
 /// The line a watch of `info` in `namespace` with `selectors` sends for a stored event,
@@ -103,7 +133,7 @@ fn translate(
     info: &ResourceInfo,
     namespace: Option<&str>,
     selectors: &Selectors,
-    metadata_only: bool,
+    render: &Render,
     event: &StoredEvent,
 ) -> Option<Bytes> {
     let k = &event.key;
@@ -126,17 +156,7 @@ fn translate(
         (EventType::Deleted, true, _) => "DELETED",
         _ => return None,
     };
-    if metadata_only {
-        return Some(line(kind, &super::partial::partial(&event.object)));
-    }
-    Some(line(
-        kind,
-        &Presented {
-            object: &event.object,
-            api_version: &info.api_version(),
-            kind: &info.kind,
-        },
-    ))
+    Some(object_line(kind, info, render, &event.object))
 }
 
 impl Watcher {
@@ -145,7 +165,7 @@ impl Watcher {
             &self.info,
             self.namespace.as_deref(),
             &self.selectors,
-            self.metadata_only,
+            &self.render,
             event,
         )
     }
@@ -220,7 +240,7 @@ pub fn watch(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         .map(Duration::from_secs)
         .unwrap_or(config.default_watch_timeout);
     let mut pending = VecDeque::new();
-    let (events, rv) = {
+    let (events, rv, render) = {
         let store = ctx.state.store.lock();
         let events = store.subscribe();
         let current = store.resource_version();
@@ -229,7 +249,12 @@ pub fn watch(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
             .resource_version
             .as_deref()
             .filter(|s| !s.is_empty() && *s != "0");
-        let api_version = ctx.info.api_version();
+        let render = Render {
+            metadata_only: ctx.metadata_only,
+            table: ctx
+                .table
+                .then(|| Arc::new(super::table::TableSpec::new(ctx, &store))),
+        };
         let snapshot = |pending: &mut VecDeque<Bytes>| {
             for (_, o) in store.list(
                 &ctx.info.group,
@@ -237,18 +262,7 @@ pub fn watch(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
                 ctx.path.namespace.as_deref(),
             ) {
                 if selectors.matches(o) {
-                    pending.push_back(if ctx.metadata_only {
-                        line("ADDED", &super::partial::partial(o))
-                    } else {
-                        line(
-                            "ADDED",
-                            &Presented {
-                                object: o,
-                                api_version: &api_version,
-                                kind: &ctx.info.kind,
-                            },
-                        )
-                    });
+                    pending.push_back(object_line("ADDED", &ctx.info, &render, o));
                 }
             }
         };
@@ -260,9 +274,11 @@ pub fn watch(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
             match store.events_after(rv) {
                 Some(replay) => {
                     let ns = ctx.path.namespace.as_deref();
-                    pending.extend(replay.iter().filter_map(|e| {
-                        translate(&ctx.info, ns, &selectors, ctx.metadata_only, e)
-                    }));
+                    pending.extend(
+                        replay
+                            .iter()
+                            .filter_map(|e| translate(&ctx.info, ns, &selectors, &render, e)),
+                    );
                 }
                 None => {
                     let status = ApiError::expired(rv, store.compacted()).to_status();
@@ -280,14 +296,14 @@ pub fn watch(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
                         deadline: Instant::now(),
                         done: true,
                         dropped: ctx.state.faults.watch_epoch(),
-                        metadata_only: ctx.metadata_only,
+                        render,
                     }));
                 }
             }
         } else {
             snapshot(&mut pending);
         }
-        (events, current)
+        (events, current, render)
     };
     let now = Instant::now();
     Ok(stream_response(Watcher {
@@ -303,7 +319,7 @@ pub fn watch(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         deadline: now + timeout,
         done: false,
         dropped: ctx.state.faults.watch_epoch(),
-        metadata_only: ctx.metadata_only,
+        render,
     }))
 }
 
