@@ -121,13 +121,28 @@ async fn kubectl_get_prints_the_servers_columns() {
         k.file("objects.yaml", OBJECTS);
         k.ok(&["apply", "-f", "objects.yaml"]);
 
+        // Once the simulated rollout is done, the columns show its status.
+        k.ok(&["rollout", "status", "deploy/web", "--timeout=60s"]);
         let out = k.ok(&["get", "deploy"]);
         assert_eq!(
             header(&out),
             ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"],
             "{out}"
         );
-        assert_eq!(row(&out, "web")[1..4], ["0/2", "0", "0"]);
+        assert_eq!(row(&out, "web")[1..4], ["2/2", "2", "2"]);
+        let out = k.ok(&["get", "pods", "-l", "app=web"]);
+        assert_eq!(
+            header(&out),
+            ["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
+            "{out}"
+        );
+        let pod = out
+            .lines()
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .collect::<Vec<_>>();
+        assert_eq!(pod[1..4], ["1/1", "Running", "0"], "{out}");
         let out = k.ok(&["get", "deploy", "-o", "wide"]);
         assert_eq!(
             row(&out, "web")[5..8],
