@@ -78,6 +78,7 @@ impl HelmRepositorySource {
                 spec.url
             )));
         }
+        crate::oci::refuse_unsupported(spec.provider, false)?;
         let source = Self {
             url: spec.url.clone(),
             credentials,
@@ -310,4 +311,49 @@ fn sha256(bytes: &[u8]) -> Digest {
         .collect();
     // A SHA-256 is always 64 lowercase hex characters: the digest is valid by construction.
     Digest::new(DigestAlgorithm::Sha256, hex).unwrap_or_else(|_| unreachable!())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repository_from_a_helmrepository_spec() {
+        let spec = |value: serde_json::Value| -> HelmRepositorySpec {
+            serde_json::from_value(value).unwrap()
+        };
+        let http = HelmRepositorySource::from_spec(
+            &spec(serde_json::json!({"url": "https://charts.example/stable", "timeout": "15s"})),
+            Credentials::basic("u", "p"),
+            None,
+        )
+        .unwrap();
+        assert!(!http.is_oci());
+        assert_eq!(http.timeout, Duration::from_secs(15));
+        assert_eq!(http.index_url(), "https://charts.example/stable/index.yaml");
+        let oci = HelmRepositorySource::from_spec(
+            &spec(serde_json::json!({"url": "oci://ghcr.io/org/charts", "type": "oci"})),
+            Credentials::Anonymous,
+            None,
+        )
+        .unwrap();
+        assert!(oci.is_oci());
+        assert_eq!(oci.timeout, DEFAULT_TIMEOUT);
+        for refused in [
+            serde_json::json!({"url": "oci://ghcr.io/org/charts"}),
+            serde_json::json!({"url": "https://charts.example", "type": "oci"}),
+            serde_json::json!({"url": "https://u:p@charts.example"}),
+            serde_json::json!({"url": "https://charts.example", "provider": "azure"}),
+        ] {
+            let err = HelmRepositorySource::from_spec(
+                &spec(refused.clone()),
+                Credentials::Anonymous,
+                None,
+            );
+            assert!(
+                matches!(err, Err(SourceError::InvalidSpec(_))),
+                "{refused}: {err:?}"
+            );
+        }
+    }
 }

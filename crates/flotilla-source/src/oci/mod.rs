@@ -18,6 +18,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use flotilla_api::common::CloudProvider;
 use flotilla_api::revision::{Digest, Revision};
 use flotilla_api::source::{LayerOperation, OCIRepositorySpec};
 use oci_client::manifest::OciDescriptor;
@@ -127,6 +128,7 @@ impl OciSource {
         ca_cert: Option<String>,
     ) -> Result<Self, SourceError> {
         Repository::parse(&spec.url)?;
+        refuse_unsupported(spec.provider, spec.proxy_secret_ref.is_some())?;
         let selector = spec.layer_selector.clone().unwrap_or_default();
         Ok(Self {
             url: spec.url.clone(),
@@ -299,6 +301,25 @@ impl OciFetcher {
     }
 }
 
+/// Refuses what a spec may ask for that is not implemented, rather than fetching without it:
+/// cloud providers' credential flows and proxies.
+pub(crate) fn refuse_unsupported(
+    provider: Option<CloudProvider>,
+    proxy: bool,
+) -> Result<(), SourceError> {
+    if let Some(provider) = provider.filter(|p| *p != CloudProvider::Generic) {
+        return Err(SourceError::InvalidSpec(format!(
+            "provider {provider:?} is not supported; use 'generic' with a secretRef"
+        )));
+    }
+    if proxy {
+        return Err(SourceError::InvalidSpec(
+            "proxySecretRef is not supported".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// The highest tag of `repository` satisfying `range` (tags may carry a leading `v`), among
 /// those matching `filter`.
 pub(crate) async fn pick_tag(
@@ -404,5 +425,48 @@ mod tests {
             ..Default::default()
         };
         assert!(OciTarget::from_ref(Some(&bad_filter)).is_err());
+    }
+
+    #[test]
+    fn source_from_an_ocirepository_spec() {
+        let spec = |extra: serde_json::Value| -> OCIRepositorySpec {
+            let mut base = serde_json::json!({
+                "url": "oci://registry.example/fleet/app",
+                "interval": "5m",
+                "timeout": "20s",
+                "ref": {"semver": "1.x"},
+                "layerSelector": {"mediaType": "application/x-tar", "operation": "copy"},
+                "insecure": true,
+            });
+            base.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            serde_json::from_value(base).unwrap()
+        };
+        let source =
+            OciSource::from_spec(&spec(serde_json::json!({})), Credentials::Anonymous, None)
+                .unwrap();
+        assert_eq!(source.timeout, Duration::from_secs(20));
+        assert_eq!(source.layer.operation, LayerOperation::Copy);
+        assert_eq!(
+            source.layer.media_type.as_deref(),
+            Some("application/x-tar")
+        );
+        assert!(source.insecure);
+        let mut other = source.clone();
+        other.credentials = Credentials::basic("u", "s3cr3t");
+        assert_ne!(source.dedupe_key(), other.dedupe_key());
+        assert!(!other.dedupe_key().contains("s3cr3t"));
+        for refused in [
+            serde_json::json!({"provider": "aws"}),
+            serde_json::json!({"proxySecretRef": {"name": "proxy"}}),
+            serde_json::json!({"url": "oci://registry.example/app:v1"}),
+        ] {
+            let err = OciSource::from_spec(&spec(refused.clone()), Credentials::Anonymous, None);
+            assert!(
+                matches!(err, Err(SourceError::InvalidSpec(_))),
+                "{refused}: {err:?}"
+            );
+        }
     }
 }

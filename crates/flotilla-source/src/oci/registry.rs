@@ -157,15 +157,29 @@ impl Registry {
         }
     }
 
-    /// Every tag of `repository`.
+    /// Every tag of `repository`, read in pages (`n`/`last`, as the distribution spec
+    /// paginates) so a registry's default page size cannot hide the newest version.
     pub(crate) async fn tags(&self, repository: &Repository) -> Result<Vec<String>, SourceError> {
+        const PAGE: usize = 1000;
         let reference = repository.with_tag("latest");
-        let response = self
-            .client
-            .list_tags(&reference, &self.auth, None, None)
-            .await
-            .map_err(|e| self.error(repository, "the repository's tags", e))?;
-        Ok(response.tags)
+        let mut tags: Vec<String> = Vec::new();
+        loop {
+            let last = tags.last().cloned();
+            let page = self
+                .client
+                .list_tags(&reference, &self.auth, Some(PAGE), last.as_deref())
+                .await
+                .map_err(|e| self.error(repository, "the repository's tags", e))?
+                .tags;
+            let full = page.len() >= PAGE;
+            let page_last = page.last().cloned();
+            tags.extend(page);
+            // A short page ends the list; so does a registry that ignores `last` and
+            // repeats itself.
+            if !full || page_last == last {
+                return Ok(tags);
+            }
+        }
     }
 
     /// The image manifest `reference` points at, and its digest. `what` names the reference
