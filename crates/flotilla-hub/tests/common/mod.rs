@@ -36,6 +36,16 @@ pub struct Hub {
 impl Hub {
     /// A management cluster with the CRDs and namespace [`NS`], and the controllers on.
     pub async fn start() -> anyhow::Result<Self> {
+        let mut hub = Self::without_controllers().await?;
+        hub.controllers = Some(SourceControllers::start(
+            hub.client.clone(),
+            hub.sources.clone(),
+        ));
+        Ok(hub)
+    }
+
+    /// The management cluster alone (for a hub process to run against).
+    pub async fn without_controllers() -> anyhow::Result<Self> {
         let fleet = Fleet::start(FleetConfig::named(["mgmt"])).await?;
         let dir = tempfile::tempdir()?;
         let kubeconfig = fleet.clusters()[0].write_kubeconfig(dir.path())?;
@@ -61,14 +71,13 @@ impl Hub {
         .await?;
         let store = ArtifactStore::open(dir.path().join("artifacts"), Limits::default())?;
         let sources = Arc::new(Sources::new(store, dir.path().join("cache")));
-        let controllers = SourceControllers::start(client.clone(), sources.clone());
         Ok(Self {
             fleet,
             dir,
             kubeconfig,
             client,
             sources,
-            controllers: Some(controllers),
+            controllers: None,
         })
     }
 
