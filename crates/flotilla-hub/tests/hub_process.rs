@@ -26,6 +26,7 @@ impl Hub {
         let mut lines = BufReader::new(stdout).lines();
         let first = lines.next().context("hub exited before printing")??;
         let second = lines.next().context("hub printed only one line")??;
+        let third = lines.next().context("hub printed only two lines")??;
         let address = first
             .strip_prefix("flotilla-hub listening on ")
             .and_then(|rest| rest.split_whitespace().next())
@@ -34,7 +35,7 @@ impl Hub {
         Ok(Self {
             child,
             base_url: address,
-            banner: vec![first, second],
+            banner: vec![first, second, third],
         })
     }
 
@@ -59,6 +60,8 @@ fn hub_command(database_url: Option<&str>) -> Command {
         .env_remove("DATABASE_URL")
         .env("FLOTILLA_LOG_FORMAT", "json")
         .env("RUST_LOG", "warn")
+        // No management cluster, whatever the machine's kubeconfig says.
+        .env("KUBECONFIG", "/nonexistent/flotilla-test-kubeconfig")
         .stdin(Stdio::null());
     if let Some(url) = database_url {
         command.env("DATABASE_URL", url);
@@ -128,6 +131,12 @@ async fn serves_probes_and_metrics_then_stops_on_sigterm() -> anyhow::Result<()>
     let db = TestDb::new().await?;
     let hub = Hub::start(Some(&db.url))?;
     assert_eq!(hub.banner[1], "fleet state: PostgreSQL from DATABASE_URL");
+    assert!(
+        hub.banner[2].starts_with("management cluster: none (no usable kubeconfig")
+            && hub.banner[2].ends_with("source controllers are off"),
+        "{}",
+        hub.banner[2]
+    );
 
     assert_eq!(hub.get("/healthz").await?, (200, "ok".to_owned()));
     assert_eq!(hub.get("/readyz").await?, (200, "ok".to_owned()));
