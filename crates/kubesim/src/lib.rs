@@ -18,6 +18,7 @@ pub mod defaults;
 pub mod discovery;
 pub mod faults;
 pub mod fleet;
+pub mod gc;
 pub mod immutable;
 pub mod jsonpath;
 pub mod kubeconfig;

@@ -116,6 +116,11 @@ impl StoreState {
         })
     }
 
+    /// Every object, in key order.
+    pub fn all(&self) -> impl Iterator<Item = (&ObjectKey, &Arc<Value>)> {
+        self.objects.iter()
+    }
+
     /// Whether any object of any resource lives in `namespace`.
     pub fn namespace_keys(&self, namespace: &str) -> Vec<ObjectKey> {
         self.objects

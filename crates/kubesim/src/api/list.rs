@@ -11,7 +11,7 @@
 //! the token is refused with the real server's 410. `remainingItemCount` is set when no
 //! selector filters the list. `resourceVersionMatch=Exact` lists read a snapshot the same way.
 
-use super::objects::{Presented, after_delete, delete_locked, present};
+use super::objects::{Presented, after_delete, present, propagation};
 use super::{Ctx, ok};
 use crate::selectors::Selectors;
 use crate::status::ApiError;
@@ -250,6 +250,7 @@ pub fn delete_collection(ctx: &Ctx<'_>, _bytes: bytes::Bytes) -> Result<Response
         return Err(ApiError::no_route());
     }
     let selectors = selectors(ctx)?;
+    let (policy, _) = propagation(ctx, ctx.query.propagation_policy.as_deref(), None)?;
     let mut store = ctx.state.store.lock();
     let keys: Vec<_> = store
         .list(
@@ -262,7 +263,7 @@ pub fn delete_collection(ctx: &Ctx<'_>, _bytes: bytes::Bytes) -> Result<Response
         .collect();
     let items: Vec<Value> = keys
         .iter()
-        .filter_map(|k| delete_locked(&mut store, k, ctx.query.dry_run))
+        .filter_map(|k| crate::gc::delete(&mut store, k, ctx.query.dry_run, policy))
         .map(|o| present(ctx, &o))
         .collect();
     let rv = store.resource_version();

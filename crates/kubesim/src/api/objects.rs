@@ -264,11 +264,14 @@ struct DeleteOptions {
     uid: Option<String>,
     resource_version: Option<String>,
     dry_run: bool,
+    propagation: Option<String>,
+    orphan_dependents: Option<bool>,
 }
 
 fn delete_options(ctx: &Ctx<'_>, bytes: &[u8]) -> Result<DeleteOptions, ApiError> {
     let mut o = DeleteOptions {
         dry_run: ctx.query.dry_run,
+        propagation: ctx.query.propagation_policy.clone(),
         ..Default::default()
     };
     if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -284,6 +287,10 @@ fn delete_options(ctx: &Ctx<'_>, bytes: &[u8]) -> Result<DeleteOptions, ApiError
     let s = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
     o.uid = s("/preconditions/uid");
     o.resource_version = s("/preconditions/resourceVersion");
+    if let Some(p) = s("/propagationPolicy") {
+        o.propagation = Some(p);
+    }
+    o.orphan_dependents = v.get("orphanDependents").and_then(Value::as_bool);
     if let Some(Value::Array(d)) = v.get("dryRun") {
         o.dry_run |= d.iter().any(|x| x == "All");
     }
@@ -293,8 +300,8 @@ fn delete_options(ctx: &Ctx<'_>, bytes: &[u8]) -> Result<DeleteOptions, ApiError
 /// Deletes `key` in `store` following the deletion rules; returns the object to report.
 ///
 /// An object with finalizers gets a `deletionTimestamp` and stays; one without is removed.
-/// A namespace becomes Terminating (the caller starts its cleanup). There is no garbage
-/// collector yet, so `Foreground` propagation behaves like `Background`.
+/// A namespace becomes Terminating (the caller starts its cleanup). This is Background
+/// propagation; [`crate::gc::delete`] handles the others.
 pub fn delete_locked(store: &mut StoreState, key: &ObjectKey, dry_run: bool) -> Option<Value> {
     if crate::namespaces::is_namespace(key) {
         return crate::namespaces::begin_termination(store, key, dry_run);
@@ -317,6 +324,31 @@ pub fn delete_locked(store: &mut StoreState, key: &ObjectKey, dry_run: bool) -> 
         return Some(object);
     }
     store.remove(key).map(|o| (*o).clone())
+}
+
+/// The propagation policy of a delete (from `propagationPolicy`, the deprecated
+/// `orphanDependents`, else the kind's default) and the warnings it brings.
+pub fn propagation(
+    ctx: &Ctx<'_>,
+    policy: Option<&str>,
+    orphan_dependents: Option<bool>,
+) -> Result<(crate::gc::Propagation, Vec<String>), ApiError> {
+    use crate::gc::Propagation;
+    if let Some(p) = policy.filter(|p| !p.is_empty()) {
+        return Ok((Propagation::parse(p)?, Vec::new()));
+    }
+    match orphan_dependents {
+        Some(true) => return Ok((Propagation::Orphan, Vec::new())),
+        Some(false) => return Ok((Propagation::Background, Vec::new())),
+        None => {}
+    }
+    let default = Propagation::default_for(&ctx.info.group, &ctx.info.plural);
+    let warnings = if ctx.info.group == "batch" && ctx.info.plural == "jobs" {
+        vec![crate::gc::JOB_ORPHAN_WARNING.to_string()]
+    } else {
+        Vec::new()
+    };
+    Ok((default, warnings))
 }
 
 /// Starts the namespace controller's work for namespaces a delete just marked.
@@ -366,9 +398,12 @@ pub fn delete(ctx: &Ctx<'_>, bytes: bytes::Bytes) -> Result<Response<Body>, ApiE
             ),
         ));
     }
-    let object = delete_locked(&mut store, &key, opts.dry_run).ok_or_else(|| ctx.not_found())?;
+    let (policy, warnings) = propagation(ctx, opts.propagation.as_deref(), opts.orphan_dependents)?;
+    let object =
+        crate::gc::delete(&mut store, &key, opts.dry_run, policy).ok_or_else(|| ctx.not_found())?;
     drop(store);
     after_delete(ctx, std::slice::from_ref(&key));
+    let ok = |v: &Value| fields::with_warnings(ok(v), &warnings);
     // A deletion still pending (finalizers, a terminating namespace) answers with the
     // object, as does any custom resource; a finished deletion of a built-in answers with
     // a Success Status, as the real registry does.

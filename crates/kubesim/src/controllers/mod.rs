@@ -13,6 +13,7 @@
 //! an idle cluster costs one parked task. A change enqueues the object and its controller;
 //! each reconcile is level-triggered — it reads the store and writes what differs, so its
 //! own writes come back as no-ops. If the task falls behind the feed it resyncs everything.
+//! The same task runs the garbage collector ([`crate::gc`]).
 
 pub mod behavior;
 pub mod common;
@@ -27,6 +28,7 @@ pub mod volumes;
 pub use behavior::{Behavior, WorkloadConfig};
 
 use crate::cluster::ClusterState;
+use crate::discovery::Catalog;
 use crate::store::{EventType, ObjectKey, StoreState, StoredEvent};
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, HashMap};
@@ -120,10 +122,13 @@ struct ControllerState {
     timers: BinaryHeap<Reverse<(Instant, ObjectKey)>>,
     /// Pod IPs handed out so far.
     ips: u32,
+    /// The garbage collector, fed by the same change feed.
+    gc: crate::gc::Collector,
 }
 
 impl ControllerState {
     fn observe(&mut self, event: &StoredEvent) {
+        self.gc.observe(event);
         let key = &event.key;
         if !watched(key) {
             return;
@@ -140,6 +145,7 @@ impl ControllerState {
     }
 
     fn resync(&mut self, store: &StoreState) {
+        self.gc.resync(store);
         for (group, resource) in WATCHED {
             self.queue
                 .extend(store.list(group, resource, None).map(|(k, _)| k.clone()));
@@ -162,7 +168,12 @@ impl ControllerState {
         }
     }
 
-    fn process(&mut self, store: &mut StoreState, config: &WorkloadConfig) {
+    fn process(&mut self, store: &mut StoreState, config: &WorkloadConfig, catalog: &Catalog) {
+        self.gc.process(store, catalog);
+        if !config.enabled {
+            self.queue.clear();
+            return;
+        }
         // Each reconcile may enqueue more (a ReplicaSet created by a Deployment); bound
         // the rounds so a bug cannot spin the task, the rest waits for the next event.
         for _ in 0..16 {
@@ -198,12 +209,10 @@ fn reconcile(cx: &mut Cx<'_>, store: &mut StoreState, key: &ObjectKey) {
     }
 }
 
-/// Starts the cluster's controllers, if its configuration enables them. The task holds
-/// the cluster only weakly and ends when the cluster is dropped.
+/// Starts the cluster's controllers (the garbage collector always; the workload
+/// controllers if the configuration enables them). The task holds the cluster only weakly
+/// and ends when the cluster is dropped.
 pub fn spawn(state: &Arc<ClusterState>) {
-    if !state.config.workloads.enabled {
-        return;
-    }
     let events = state.store.lock().subscribe();
     tokio::spawn(run(Arc::downgrade(state), events));
 }
@@ -215,8 +224,8 @@ async fn run(cluster: Weak<ClusterState>, mut events: broadcast::Receiver<Arc<St
     }
     loop {
         if let Some(state) = cluster.upgrade() {
-            let config = state.config.workloads.clone();
-            ctl.process(&mut state.store.lock(), &config);
+            let catalog = state.catalog();
+            ctl.process(&mut state.store.lock(), &state.config.workloads, &catalog);
         }
         let next = ctl.timers.peek().map(|Reverse((at, _))| *at);
         let received = tokio::select! {
