@@ -106,3 +106,33 @@ async fn a_bucket_becomes_ready_and_wrong_keys_fail() -> anyhow::Result<()> {
     hub.shutdown().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsupported_provider_is_stalled_with_invalid_spec() -> anyhow::Result<()> {
+    let hub = Hub::start().await?;
+    let mut gcs = bucket("gcs", "storage.googleapis.com", "none");
+    gcs.spec.provider = flotilla_api::source::BucketProvider::Gcp;
+    gcs.spec.secret_ref = None;
+    let api = hub.api::<Bucket>();
+    api.create(&PostParams::default(), &gcs).await?;
+    let (stalled, ready) = eventually("the bucket to stall", || async {
+        let b = api.get("gcs").await?;
+        let conditions = b.status.map(|s| s.conditions).unwrap_or_default();
+        Ok(conditions::find(&conditions, conditions::STALLED)
+            .filter(|c| c.status == "True")
+            .cloned()
+            .zip(conditions::find(&conditions, conditions::READY).cloned()))
+    })
+    .await?;
+    assert_eq!(stalled.reason, "InvalidSpec");
+    assert_eq!(ready.status, "False");
+    assert!(
+        ready
+            .message
+            .contains("bucket provider Gcp is not supported"),
+        "{}",
+        ready.message
+    );
+    hub.shutdown().await;
+    Ok(())
+}

@@ -8,7 +8,8 @@
 //!   written: `artifact`, `Ready` and `ArtifactInStorage` with Flux's reasons,
 //!   `observedGeneration` and `lastHandledReconcileAt`;
 //! - the next fetch is `spec.interval` later; after a failure it is sooner, with a backoff
-//!   (1 s doubling, never later than the interval).
+//!   (1 s doubling, never later than the interval); an invalid spec is `Stalled` and
+//!   retried each interval only.
 //!
 //! The controller is woken by every change to the object, including the status it writes
 //! itself. A fetch happens only when something asked for one — a new generation, a new
@@ -262,6 +263,19 @@ async fn apply<K: SourceKind>(
                 );
             }
             (interval, 0)
+        }
+        // A spec that cannot work is Stalled, as in Flux: retrying sooner will not help,
+        // but a Secret it reads may still be fixed, so it is tried again each interval.
+        Err(failure) if failure.reason == reason::INVALID_SPEC => {
+            tracing::info!(object = %show(key), error = %failure.message, "source spec is invalid");
+            conditions::mark_stalled(
+                &mut status.conditions,
+                failure.reason,
+                &failure.message,
+                generation,
+                Timestamp::now(),
+            );
+            (interval, failures + 1)
         }
         Err(failure) => {
             tracing::info!(object = %show(key), reason = failure.reason, error = %failure.message,
