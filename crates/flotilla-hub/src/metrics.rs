@@ -1,6 +1,8 @@
 //! Prometheus metrics the hub exposes on `/metrics`.
 
 use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
@@ -11,6 +13,8 @@ pub struct Metrics {
     registry: Registry,
     /// 1 while the last database health check succeeded, 0 while PostgreSQL is unreachable.
     pub database_up: Gauge,
+    /// Source fetches by `kind` and `result` (`Succeeded` or the failure's Flux reason).
+    pub source_fetches: Family<Vec<(String, String)>, Counter>,
 }
 
 impl Metrics {
@@ -27,9 +31,16 @@ impl Metrics {
             "Whether the last PostgreSQL health check succeeded",
             database_up.clone(),
         );
+        let source_fetches = Family::default();
+        registry.register(
+            "source_fetches",
+            "Source fetches by kind and result (Succeeded or the failure's Flux reason)",
+            source_fetches.clone(),
+        );
         Self {
             registry,
             database_up,
+            source_fetches,
         }
     }
 
@@ -59,5 +70,19 @@ mod tests {
         assert!(text.contains("flotilla_hub_database_up 1"), "{text}");
         assert!(text.contains("flotilla_hub_build_info{version="), "{text}");
         assert!(text.ends_with("# EOF\n"), "{text}");
+        metrics
+            .source_fetches
+            .get_or_create(&vec![
+                ("kind".to_owned(), "Bucket".to_owned()),
+                ("result".to_owned(), "Succeeded".to_owned()),
+            ])
+            .inc();
+        let text = metrics.render().unwrap();
+        assert!(
+            text.contains(
+                r#"flotilla_hub_source_fetches_total{kind="Bucket",result="Succeeded"} 1"#
+            ),
+            "{text}"
+        );
     }
 }

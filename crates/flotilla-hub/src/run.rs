@@ -42,7 +42,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     metrics.database_up.set(1);
     let state = AppState {
         store: database.store.clone(),
-        metrics,
+        metrics: metrics.clone(),
     };
 
     println!("flotilla-hub listening on http://{address} (/healthz, /readyz, /metrics)");
@@ -66,7 +66,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 cluster.url,
                 artifacts_dir.display()
             ));
-            Some(SourceControllers::start(cluster.client, sources))
+            Some(SourceControllers::start(cluster.client, sources, metrics))
         }
         Err(err) => {
             say(&format!(

@@ -80,6 +80,20 @@ async fn the_hub_process_runs_source_controllers_against_its_management_cluster(
         .join(&artifact.path)
         .join("app.yaml");
     assert_eq!(std::fs::read_to_string(stored)?, "kind: ConfigMap\n");
+    let base = lines[0]
+        .strip_prefix("flotilla-hub listening on ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .with_context(|| format!("unexpected banner: {}", lines[0]))?;
+    let metrics = reqwest::get(format!("{base}/metrics"))
+        .await?
+        .text()
+        .await?;
+    assert!(
+        metrics.contains(
+            r#"flotilla_hub_source_fetches_total{kind="GitRepository",result="Succeeded"} 1"#
+        ),
+        "{metrics}"
+    );
 
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

@@ -35,6 +35,7 @@ use kube::{Api, ResourceExt};
 
 use super::gc::{self, ObjectKey, Registry};
 use super::{FINALIZER, SecretData, SourceKind, secrets};
+use crate::metrics::Metrics;
 
 /// The first retry after a failure; each further failure doubles it, up to the interval.
 const FIRST_RETRY: Duration = Duration::from_secs(1);
@@ -48,6 +49,7 @@ pub struct Context {
     client: kube::Client,
     sources: Arc<Sources>,
     registry: Registry,
+    metrics: Arc<Metrics>,
     kinds: Mutex<Vec<ApiResource>>,
     schedule: Mutex<HashMap<ObjectKey, Schedule>>,
 }
@@ -107,11 +109,12 @@ impl std::fmt::Debug for Context {
 }
 
 impl Context {
-    pub(crate) fn new(client: kube::Client, sources: Arc<Sources>) -> Self {
+    pub(crate) fn new(client: kube::Client, sources: Arc<Sources>, metrics: Arc<Metrics>) -> Self {
         Self {
             client,
             sources,
             registry: Registry::default(),
+            metrics,
             kinds: Mutex::new(Vec::new()),
             schedule: Mutex::new(HashMap::new()),
         }
@@ -229,7 +232,19 @@ async fn apply<K: SourceKind>(
     let failures = ctx.schedule().get(key).map_or(0, |s| s.failures);
     let interval = obj.interval();
     let mut replaced = None;
-    let (delay, failures) = match fetch(obj, key, ctx).await {
+    let fetched = fetch(obj, key, ctx).await;
+    let result = match &fetched {
+        Ok(_) => reason::SUCCEEDED,
+        Err(failure) => failure.reason,
+    };
+    ctx.metrics
+        .source_fetches
+        .get_or_create(&vec![
+            ("kind".to_owned(), key.0.clone()),
+            ("result".to_owned(), result.to_owned()),
+        ])
+        .inc();
+    let (delay, failures) = match fetched {
         Ok((artifact, previous)) => {
             replaced = previous;
             let now = Timestamp::now();

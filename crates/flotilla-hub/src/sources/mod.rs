@@ -32,6 +32,7 @@ use kube::{Api, Resource};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::metrics::Metrics;
 use crate::sources::controller::Context;
 
 /// Finalizer on every source: its artifact is garbage-collected before the object goes.
@@ -88,9 +89,10 @@ pub struct SourceControllers {
 }
 
 impl SourceControllers {
-    /// Starts a controller per source kind against `client`, fetching through `sources`.
-    pub fn start(client: kube::Client, sources: Arc<Sources>) -> Self {
-        let context = Arc::new(Context::new(client.clone(), sources));
+    /// Starts a controller per source kind against `client`, fetching through `sources`
+    /// and counting fetches in `metrics`.
+    pub fn start(client: kube::Client, sources: Arc<Sources>, metrics: Arc<Metrics>) -> Self {
+        let context = Arc::new(Context::new(client.clone(), sources, metrics));
         let tasks = vec![
             spawn::<flotilla_api::GitRepository>(&client, context.clone()),
             spawn::<flotilla_api::Bucket>(&client, context.clone()),

@@ -40,6 +40,7 @@ impl Hub {
         hub.controllers = Some(SourceControllers::start(
             hub.client.clone(),
             hub.sources.clone(),
+            Arc::new(flotilla_hub::metrics::Metrics::new()),
         ));
         Ok(hub)
     }
