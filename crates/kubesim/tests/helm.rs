@@ -4,52 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
 mod common;
+mod helm_common;
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn helm_bin() -> PathBuf {
-    let dir = std::env::var_os("FLOTILLA_TOOLS_DIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/flotilla/tools")
-        });
-    let p = std::env::var_os("FLOTILLA_HELM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| dir.join("bin/helm"));
-    assert!(p.is_file(), "{} is missing: run `make tools`", p.display());
-    p
-}
-
-fn helm(k: &common::Kubectl, args: &[&str]) -> Output {
-    Command::new(helm_bin())
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", k.path())
-        .env("KUBECONFIG", &k.kubeconfig)
-        .env("KUBECACHEDIR", k.path().join("cache"))
-        .env(
-            "KUBE_FEATURE_WatchListClient",
-            if k.watch_list_client { "true" } else { "false" },
-        )
-        .current_dir(k.path())
-        .output()
-        .unwrap()
-}
-
-fn ok(k: &common::Kubectl, args: &[&str]) -> String {
-    let out = helm(k, args);
-    assert!(
-        out.status.success(),
-        "helm {args:?}: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use helm_common::ok;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn install_upgrade_history_uninstall() {
