@@ -228,6 +228,47 @@ async fn wrong_password_is_an_authentication_failure() {
 }
 
 #[tokio::test]
+async fn credentials_reach_another_host_only_with_pass_credentials() {
+    let charts = HelmCharts::new().unwrap();
+    charts.package("podinfo", "1.0.0", "x").unwrap();
+    let auth = Some(("flux", "s3cret"));
+    let index_host = HelmRepoServer::start(&charts.repo_dir(), auth)
+        .await
+        .unwrap();
+    let package_host = HelmRepoServer::start(&charts.repo_dir(), auth)
+        .await
+        .unwrap();
+    // The index on one origin lists packages on another (another port).
+    charts.index(Some(&package_host.url())).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let fetcher = HelmFetcher::new(store(&dir));
+    let repo = |pass_credentials: bool| HelmRepositorySource {
+        credentials: Credentials::basic("flux", "s3cret"),
+        pass_credentials,
+        ..repository(&index_host.url())
+    };
+
+    let withheld = fetcher
+        .fetch_chart(&chart(&repo(false), "podinfo", "1.0.0"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(withheld, SourceError::Authentication { .. }),
+        "{withheld:?}"
+    );
+    assert!(
+        withheld.to_string().contains(&package_host.url()),
+        "{withheld}"
+    );
+    let passed = fetcher
+        .fetch_chart(&chart(&repo(true), "podinfo", "1.0.0"))
+        .await
+        .unwrap();
+    assert_eq!(passed.revision.name(), Some("1.0.0"));
+    assert_eq!(package_host.hits("/podinfo-1.0.0.tgz"), 1);
+}
+
+#[tokio::test]
 async fn a_missing_chart_or_version_is_named() {
     let charts = HelmCharts::new().unwrap();
     charts.package("podinfo", "1.0.0", "x").unwrap();
