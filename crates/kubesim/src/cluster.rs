@@ -128,6 +128,14 @@ impl ClusterState {
         }
     }
 
+    /// Empties the cluster (objects, custom resources, history) and seeds it again like a
+    /// new one. Open watches are not told: the caller restarts the server, which cuts them.
+    pub fn wipe(&self) {
+        self.store.wipe();
+        self.refresh_crds();
+        self.seed();
+    }
+
     /// The current catalog (built-ins plus registered custom resources).
     pub fn catalog(&self) -> Arc<Catalog> {
         self.catalog

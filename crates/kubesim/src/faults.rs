@@ -3,8 +3,10 @@
 //!
 //! Rules match requests by method and path substring and either delay them or answer
 //! with a Status (429 comes with `Retry-After`); a rule can fire a limited number of times.
+//! A rule can also hit only a share of the matching requests (`rate`, an error rate).
 //! Dropping watches ends every open watch stream at once, as an API server restart or a
-//! load balancer does; clients resume from their last resourceVersion.
+//! load balancer does; clients resume from their last resourceVersion. Compaction,
+//! partitions and restarts (state kept or wiped) are on [`crate::ClusterHandle`].
 
 use crate::status::ApiError;
 use std::sync::Mutex;
@@ -25,7 +27,7 @@ pub enum FaultAction {
 }
 
 /// One injection rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Fault {
     /// `GET`, `PATCH`, …; `None` matches every method.
     pub method: Option<String>,
@@ -34,6 +36,9 @@ pub struct Fault {
     pub action: FaultAction,
     /// How many requests it applies to; `None` until cleared.
     pub times: Option<usize>,
+    /// The probability (0–1) that a matching request is hit; `None` hits every one. Counted
+    /// rules count only the requests they hit.
+    pub rate: Option<f64>,
 }
 
 impl Fault {
@@ -47,6 +52,7 @@ impl Fault {
                 retry_after_seconds: None,
             },
             times: None,
+            rate: None,
         }
     }
 
@@ -81,6 +87,13 @@ impl Fault {
 
     pub fn times(mut self, n: usize) -> Self {
         self.times = Some(n);
+        self
+    }
+
+    /// Hits each matching request with probability `rate` (an error rate, a share of slow
+    /// requests).
+    pub fn rate(mut self, rate: f64) -> Self {
+        self.rate = Some(rate.clamp(0.0, 1.0));
         self
     }
 
@@ -142,6 +155,14 @@ fn error_for(code: u16, retry_after: Option<u32>) -> ApiError {
     e
 }
 
+/// True with probability `p`.
+fn chance(p: f64) -> bool {
+    // The first six bytes of a v4 UUID are random (its version and variant bits come later).
+    let b = uuid::Uuid::new_v4().into_bytes();
+    let bits = b[..6].iter().fold(0u64, |acc, x| acc << 8 | u64::from(*x));
+    (bits as f64) / ((1u64 << 48) as f64) < p
+}
+
 impl Faults {
     pub fn add(&self, fault: Fault) {
         self.rules
@@ -159,7 +180,7 @@ impl Faults {
         let mut verdict = Verdict::default();
         let mut rules = self.rules.lock().unwrap_or_else(|p| p.into_inner());
         for rule in rules.iter_mut().filter(|r| r.matches(method, path)) {
-            if rule.times == Some(0) {
+            if rule.times == Some(0) || rule.rate.is_some_and(|r| !chance(r)) {
                 continue;
             }
             if let Some(n) = rule.times.as_mut() {
@@ -220,5 +241,19 @@ mod tests {
                 .error
                 .is_none()
         );
+    }
+
+    #[test]
+    fn a_rate_hits_about_that_share() {
+        let f = Faults::default();
+        f.add(Fault::status(503).rate(0.3));
+        let hits = (0..4000)
+            .filter(|_| f.check("GET", "/api").error.is_some())
+            .count();
+        // 0.3 of 4000 = 1200; six standard deviations (about 29 each) either side.
+        assert!((1026..=1374).contains(&hits), "{hits}");
+        f.clear();
+        f.add(Fault::status(503).rate(0.0));
+        assert!((0..100).all(|_| f.check("GET", "/api").error.is_none()));
     }
 }

@@ -337,6 +337,15 @@ impl ClusterHandle {
         Ok(())
     }
 
+    /// Restarts with an empty store, as a control plane rebuilt on a new etcd: every
+    /// object is gone (the initial namespaces come back), watches are cut and resuming
+    /// them gets 410, so clients relist.
+    pub async fn restart_wiped(&self) -> Result<(), FleetError> {
+        self.stop().await;
+        self.state.wipe();
+        self.restart().await
+    }
+
     /// Starts (`true`) or heals (`false`) a network partition: while partitioned, current
     /// connections are cut and new ones hang unanswered.
     pub fn partition(&self, partitioned: bool) {

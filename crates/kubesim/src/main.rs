@@ -37,6 +37,9 @@ enum Command {
         /// Path of the Kubernetes `_definitions.json` (default: where `make tools` puts it).
         #[arg(long, env = "FLOTILLA_KUBERNETES_DEFINITIONS")]
         definitions: Option<PathBuf>,
+        /// Serve the fault-injection admin endpoint (plain HTTP) on 127.0.0.1:PORT (0 picks one).
+        #[arg(long)]
+        admin_port: Option<u16>,
     },
 }
 
@@ -50,6 +53,7 @@ async fn main() -> anyhow::Result<()> {
         names,
         no_watch_list,
         definitions,
+        admin_port,
     } = Cli::parse().command;
     let mut config = if names.is_empty() {
         FleetConfig::with_clusters(clusters)
@@ -74,6 +78,16 @@ async fn main() -> anyhow::Result<()> {
             path.display()
         );
     }
+    let _admin = match admin_port {
+        Some(port) => {
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+                .await
+                .context("binding the admin port")?;
+            println!("admin ready at http://{}", listener.local_addr()?);
+            Some(kubesim::admin::spawn(listener, fleet.clusters().to_vec()))
+        }
+        None => None,
+    };
     wait_for_termination().await?;
     fleet.shutdown().await;
     Ok(())

@@ -197,6 +197,12 @@ impl StoreState {
         Some(last)
     }
 
+    fn compact_all(&mut self) {
+        self.history.clear();
+        self.resource_version += 1;
+        self.compacted = self.resource_version;
+    }
+
     /// Starts receiving live events (call before reading the starting point).
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<StoredEvent>> {
         self.events.subscribe()
@@ -234,11 +240,18 @@ impl Store {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Drops all history: watches from any earlier resourceVersion get 410 Expired.
-    pub fn compact(&self) {
+    /// Forgets every object and all history, as a server restarted on an empty etcd would;
+    /// the resourceVersion keeps counting up so no client confuses old and new objects.
+    pub fn wipe(&self) {
         let mut s = self.lock();
-        s.history.clear();
-        s.compacted = s.resource_version;
+        s.objects.clear();
+        s.compact_all();
+    }
+
+    /// Drops all history and moves the resourceVersion on: every watch resuming from a
+    /// version a client has seen gets 410 Expired, so its client relists.
+    pub fn compact(&self) {
+        self.lock().compact_all();
     }
 }
 
@@ -263,7 +276,10 @@ mod tests {
         assert_eq!(replay[1].kind, EventType::Deleted);
         drop(s);
         store.compact();
-        assert!(store.lock().events_after(2).is_none());
-        assert!(store.lock().events_after(3).unwrap().is_empty());
+        assert!(
+            store.lock().events_after(3).is_none(),
+            "a seen version is compacted"
+        );
+        assert!(store.lock().events_after(4).unwrap().is_empty());
     }
 }

@@ -57,3 +57,62 @@ fn serve_writes_kubeconfigs_and_stops_on_sigterm() {
     let exit = child.wait().unwrap();
     assert!(exit.success(), "kubesim exited with {exit}");
 }
+
+/// One HTTP/1.1 request to the admin endpoint; the status code.
+fn admin_post(addr: &str, path: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: admin\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn serve_admin_endpoint_stops_and_restarts_a_cluster() {
+    common::require_definitions();
+    let kubectl = common::kubectl_135();
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubesim"))
+        .args(["serve", "--names", "alpha", "--admin-port", "0"])
+        .arg("--state-dir")
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let ready = lines.next().unwrap().unwrap();
+    assert!(ready.starts_with("cluster alpha ready"), "{ready}");
+    let admin = lines.next().unwrap().unwrap();
+    let addr = admin
+        .strip_prefix("admin ready at http://")
+        .unwrap_or_else(|| panic!("{admin}"))
+        .to_string();
+    let version = || {
+        Command::new(&kubectl)
+            .args(["version", "-o", "json", "--request-timeout=5s"])
+            .env("KUBECONFIG", dir.path().join("alpha.kubeconfig"))
+            .env("HOME", dir.path())
+            .env("KUBECACHEDIR", dir.path().join("cache"))
+            .output()
+            .unwrap()
+    };
+    assert!(version().status.success());
+    assert_eq!(admin_post(&addr, "/clusters/alpha/stop"), 200);
+    let out = version();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("was refused"));
+    assert_eq!(admin_post(&addr, "/clusters/alpha/restart"), 200);
+    assert!(version().status.success());
+    assert_eq!(admin_post(&addr, "/clusters/nope/stop"), 404);
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
