@@ -147,6 +147,24 @@ async fn a_changed_object_changes_the_revision_and_unchanged_skips_the_download(
         .unwrap();
     let changed = env.fetcher.fetch(&src).await.unwrap();
     assert!(changed.downloaded);
+    assert_eq!(
+        env.fetcher.downloaded_objects(),
+        downloaded + 1,
+        "only the changed object is downloaded"
+    );
+    assert_eq!(changed.reused, 3);
+    // The unchanged files are shared with the previous artifact, not copies.
+    use std::os::unix::fs::MetadataExt;
+    let inode = |a: &flotilla_source::Artifact| {
+        std::fs::metadata(a.path.join("infra/ns.yaml"))
+            .unwrap()
+            .ino()
+    };
+    assert_eq!(inode(&changed.artifact), inode(&first.artifact));
+    assert_eq!(
+        read(&changed.artifact, "infra/ns.yaml"),
+        "kind: Namespace\n"
+    );
     assert_ne!(changed.artifact.revision, first.artifact.revision);
     assert_ne!(changed.artifact.digest, first.artifact.digest);
     assert_eq!(

@@ -4,8 +4,13 @@
 //! Objects are downloaded a few at a time and handed, in key order, over a small channel
 //! to a blocking task that writes them through the [`ArtifactWriter`], so the disk work
 //! never runs on the async threads and at most a few objects are in memory at once.
+//!
+//! An object whose key and ETag are those of the source's previous artifact is not
+//! downloaded again: its file there is read (for the digest) and hard-linked into the new
+//! artifact. So a changed object costs one download, not the whole bucket.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -28,9 +33,18 @@ const PARALLEL_DOWNLOADS: usize = 4;
 pub struct BucketFetch {
     /// The stored artifact.
     pub artifact: Artifact,
-    /// Whether objects were downloaded; `false` when the listing gave the revision of this
-    /// source's previous artifact, which was returned as it was.
+    /// Whether a new artifact was built; `false` when the listing gave the revision of
+    /// this source's previous artifact, which was returned as it was.
     pub downloaded: bool,
+    /// Objects taken from the previous artifact instead of downloaded (same key and ETag).
+    pub reused: u64,
+}
+
+/// A source's last artifact and the ETags of the objects in it.
+#[derive(Debug, Clone)]
+struct Published {
+    artifact: Artifact,
+    etags: HashMap<String, String>,
 }
 
 /// Fetches bucket sources into an [`ArtifactStore`].
@@ -38,7 +52,7 @@ pub struct BucketFetch {
 pub struct BucketFetcher {
     store: ArtifactStore,
     /// Each source's last artifact, by [`BucketSource::dedupe_key`].
-    published: Mutex<HashMap<String, Artifact>>,
+    published: Mutex<HashMap<String, Published>>,
     downloads: AtomicU64,
 }
 
@@ -82,20 +96,26 @@ impl BucketFetcher {
                 message: format!("timed out after {}s", source.timeout.as_secs()),
             }),
         };
-        if let Ok(fetch) = &result {
-            self.published
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(key, fetch.artifact.clone());
-        }
-        result
+        let (fetch, etags) = result?;
+        self.published
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                key,
+                Published {
+                    artifact: fetch.artifact.clone(),
+                    etags,
+                },
+            );
+        Ok(fetch)
     }
 
+    /// The fetch, and the ETags by key of the objects in its artifact.
     async fn run(
         &self,
         source: &BucketSource,
-        previous: Option<Artifact>,
-    ) -> Result<BucketFetch, SourceError> {
+        previous: Option<Published>,
+    ) -> Result<(BucketFetch, HashMap<String, String>), SourceError> {
         let client = client(source)?;
         let objects = list(&client, source).await?;
         let mut rules = IgnoreRules::new(source.ignore.as_deref());
@@ -124,27 +144,55 @@ impl BucketFetcher {
         let digest = Digest::new(DigestAlgorithm::Sha256, hex)
             .map_err(|e| SourceError::Rejected(format!("internal digest error: {e}")))?;
         let revision = Revision::digest_only(digest);
-        if let Some(previous) = previous
-            && previous.revision == revision
-            && previous.path.is_dir()
+        let etags: HashMap<String, String> = etags.into_iter().collect();
+        if let Some(previous) = &previous
+            && previous.artifact.revision == revision
+            && previous.artifact.path.is_dir()
         {
-            return Ok(BucketFetch {
-                artifact: previous,
+            let fetch = BucketFetch {
+                artifact: previous.artifact.clone(),
                 downloaded: false,
-            });
+                reused: 0,
+            };
+            return Ok((fetch, etags));
         }
 
         check_limits(&self.store, &objects)?;
+        // Objects unchanged since the previous artifact are taken from it.
+        let (reuse, download): (Vec<ObjectMeta>, Vec<ObjectMeta>) =
+            objects.iter().cloned().partition(|m| {
+                previous.as_ref().is_some_and(|p| {
+                    p.etags.get(m.location.as_ref()) == m.e_tag.as_ref()
+                        && p.artifact.path.join(m.location.as_ref()).is_file()
+                })
+            });
+        let reuse: Vec<(String, PathBuf)> = match &previous {
+            Some(p) => reuse
+                .iter()
+                .map(|m| {
+                    (
+                        m.location.to_string(),
+                        p.artifact.path.join(m.location.as_ref()),
+                    )
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let reused = reuse.len() as u64;
         let mut writer = self.store.writer()?;
         let (tx, mut rx) = tokio::sync::mpsc::channel::<(String, bytes::Bytes)>(PARALLEL_DOWNLOADS);
         let write = tokio::task::spawn_blocking(move || {
+            for (key, path) in &reuse {
+                let contents = std::fs::read(path).map_err(|e| SourceError::io(path, &e))?;
+                writer.add_file_reusing(key.as_bytes(), false, &contents, Some(path))?;
+            }
             while let Some((key, contents)) = rx.blocking_recv() {
                 writer.add_file(key.as_bytes(), false, &contents)?;
             }
             writer.finish(revision)
         });
         let client = &client;
-        let downloads = futures::stream::iter(objects.iter().cloned())
+        let downloads = futures::stream::iter(download)
             .map(|meta: ObjectMeta| async move {
                 get(client, source, &meta)
                     .await
@@ -173,10 +221,12 @@ impl BucketFetcher {
         tracing::debug!(bucket = %source.bucket, endpoint = %source.endpoint,
             revision = %artifact.revision, digest = %artifact.digest, objects = objects.len(),
             "fetched bucket source");
-        Ok(BucketFetch {
+        let fetch = BucketFetch {
             artifact,
             downloaded: true,
-        })
+            reused,
+        };
+        Ok((fetch, etags))
     }
 }
 
