@@ -2,7 +2,8 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use kubesim::{Fleet, FleetConfig};
+use kubesim::controllers::behavior::parse_duration;
+use kubesim::{Behavior, Fleet, FleetConfig};
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -34,6 +35,15 @@ enum Command {
         /// Refuse streaming lists (sendInitialEvents) like a server without WatchList.
         #[arg(long)]
         no_watch_list: bool,
+        /// How long each simulated pod stage takes (Go duration: 250ms, 2s, 1m).
+        #[arg(long, default_value = "100ms", value_parser = parse_delay)]
+        pod_delay: std::time::Duration,
+        /// What simulated pods do unless annotated: healthy, stuck, crash or fail.
+        #[arg(long, default_value = "healthy", value_parser = parse_behavior)]
+        pod_behavior: Behavior,
+        /// Run no simulated workload controllers (the garbage collector still runs).
+        #[arg(long)]
+        no_controllers: bool,
         /// Path of the Kubernetes `_definitions.json` (default: where `make tools` puts it).
         #[arg(long, env = "FLOTILLA_KUBERNETES_DEFINITIONS")]
         definitions: Option<PathBuf>,
@@ -52,6 +62,9 @@ async fn main() -> anyhow::Result<()> {
         kubernetes_version,
         names,
         no_watch_list,
+        pod_delay,
+        pod_behavior,
+        no_controllers,
         definitions,
         admin_port,
     } = Cli::parse().command;
@@ -63,6 +76,9 @@ async fn main() -> anyhow::Result<()> {
     .each(|c| {
         c.kubernetes_version = kubernetes_version.clone();
         c.watch_list = !no_watch_list;
+        c.workloads.delay = pod_delay;
+        c.workloads.behavior = pod_behavior;
+        c.workloads.enabled = !no_controllers;
     });
     config.listen = listen;
     config.definitions = definitions;
@@ -91,6 +107,14 @@ async fn main() -> anyhow::Result<()> {
     wait_for_termination().await?;
     fleet.shutdown().await;
     Ok(())
+}
+
+fn parse_delay(s: &str) -> Result<std::time::Duration, String> {
+    parse_duration(s).ok_or_else(|| format!("{s:?} is not a duration such as 250ms, 2s or 1m"))
+}
+
+fn parse_behavior(s: &str) -> Result<Behavior, String> {
+    Behavior::parse(s).ok_or_else(|| format!("{s:?} is not one of healthy, stuck, crash, fail"))
 }
 
 async fn wait_for_termination() -> anyhow::Result<()> {

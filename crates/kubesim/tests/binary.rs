@@ -19,6 +19,10 @@ fn serve_writes_kubeconfigs_and_stops_on_sigterm() {
             "alpha,beta",
             "--kubernetes-version",
             "v1.34.1",
+            "--pod-behavior",
+            "fail",
+            "--pod-delay",
+            "50ms",
         ])
         .arg("--state-dir")
         .arg(dir.path())
@@ -49,6 +53,35 @@ fn serve_writes_kubeconfigs_and_stops_on_sigterm() {
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["serverVersion"]["gitVersion"], "v1.34.1");
+    // Pods behave as --pod-behavior says: this one fails instead of succeeding.
+    let pod = dir.path().join("pod.yaml");
+    std::fs::write(
+        &pod,
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: once\nspec:\n  restartPolicy: Never\n  containers:\n  - name: c\n    image: busybox\n",
+    )
+    .unwrap();
+    for args in [
+        vec!["create", "-f", pod.to_str().unwrap()],
+        vec![
+            "wait",
+            "--for=jsonpath={.status.phase}=Failed",
+            "pod/once",
+            "--timeout=30s",
+        ],
+    ] {
+        let out = Command::new(&kubectl)
+            .args(&args)
+            .env("KUBECONFIG", &kubeconfig)
+            .env("HOME", dir.path())
+            .env("KUBECACHEDIR", dir.path().join("cache"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

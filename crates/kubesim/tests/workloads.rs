@@ -344,6 +344,12 @@ async fn pods_run_to_completion_or_crash_loop() {
         let pods = pods.clone();
         async move { pods.create(&PostParams::default(), &p).await.unwrap() }
     };
+    create(pod(
+        "later",
+        "Always",
+        json!({"kubesim.flotilla.dev/delay": "1h"}),
+    ))
+    .await;
     create(pod("once", "Never", json!({}))).await;
     create(pod(
         "boom",
@@ -370,6 +376,14 @@ async fn pods_run_to_completion_or_crash_loop() {
             .unwrap_or_default()
     };
     let once = until(&pods, "once", "Succeeded", |p| phase(p) == "Succeeded").await;
+    // Two stages of the default delay have passed; a pod annotated with an hour has not
+    // left its first.
+    let later = pods.get("later").await.unwrap().status.unwrap();
+    assert_eq!(later.phase.as_deref(), Some("Pending"));
+    assert_eq!(
+        condition(later.conditions.as_ref(), "PodScheduled").unwrap()["status"],
+        "True"
+    );
     let ready = condition(once.status.as_ref().unwrap().conditions.as_ref(), "Ready").unwrap();
     assert_eq!(
         (ready["status"].as_str(), ready["reason"].as_str()),
