@@ -322,3 +322,50 @@ async fn kubectl_wait_for_ready_works() -> anyhow::Result<()> {
     hub.shutdown().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_source_does_not_hold_up_the_others() -> anyhow::Result<()> {
+    let silent = flotilla_testkit::git::SilentServer::start().await?;
+    let repos = GitRepos::new()?;
+    let work = repos.create("app", "main")?;
+    work.write("a.yaml", "a: 1\n")?;
+    let head = work.commit("first")?;
+    work.push()?;
+    let server = GitHttpServer::start(&repos, HttpAuth::None).await?;
+    let hub = Hub::start().await?;
+    let api = hub.api::<GitRepository>();
+    let mut hanging = gitrepo("hanging", &silent.url(), "1h");
+    hanging.spec.timeout = Some("10m".parse()?);
+    api.create(&PostParams::default(), &hanging).await?;
+    eventually("the hanging source to start its fetch", || async {
+        let repo = api.get("hanging").await?;
+        let conditions = repo.status.map(|s| s.conditions).unwrap_or_default();
+        Ok(
+            conditions::has_status(&conditions, conditions::RECONCILING, Status::True)
+                .then_some(()),
+        )
+    })
+    .await?;
+
+    api.create(
+        &PostParams::default(),
+        &gitrepo("app", &server.url("app"), "1h"),
+    )
+    .await?;
+    ready_at(&api, "app", &head).await?;
+    // The other fetch is still in progress: it never finished, it just did not block.
+    let repo = api.get("hanging").await?;
+    let conditions = repo.status.map(|s| s.conditions).unwrap_or_default();
+    assert!(conditions::has_status(
+        &conditions,
+        conditions::RECONCILING,
+        Status::True
+    ));
+    assert!(conditions::has_status(
+        &conditions,
+        conditions::READY,
+        Status::Unknown
+    ));
+    hub.shutdown().await;
+    Ok(())
+}
