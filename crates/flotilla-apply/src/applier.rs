@@ -25,12 +25,13 @@ use std::fmt;
 use std::time::Duration;
 
 use flotilla_api::well_known::FIELD_MANAGER;
-use flotilla_render::{Object, ObjectSet};
+use flotilla_render::{Object, ObjectId, ObjectSet};
 use kube::Client;
 use kube::api::PatchParams;
 
 use crate::crd;
 use crate::error::{ApplyError, Failures};
+use crate::memory::Memory;
 use crate::owner::Owner;
 use crate::plan::{self, Context, Planned};
 use crate::report::ApplyReport;
@@ -69,12 +70,15 @@ impl Default for ApplyOptions {
     }
 }
 
-/// Applies object sets to one cluster on behalf of one deployer.
+/// Applies object sets to one cluster on behalf of one deployer. It remembers what it
+/// applied ([`crate::memory`]): keep one applier per cluster and deployer between runs
+/// (clones share the memory) so that unchanged objects cost no request.
 #[derive(Clone)]
 pub struct Applier {
     client: Client,
     owner: Owner,
     options: ApplyOptions,
+    memory: Memory,
 }
 
 impl fmt::Debug for Applier {
@@ -100,6 +104,7 @@ impl Applier {
             client,
             owner,
             options: ApplyOptions::default(),
+            memory: Memory::default(),
         }
     }
 
@@ -169,6 +174,8 @@ impl Applier {
             tracing::debug!(?stage, objects = members.len(), "applying stage");
             report.objects.extend(plan::write(&ctx, &members).await?);
         }
+        let applied: HashSet<ObjectId> = report.objects.iter().map(|o| o.entry.id()).collect();
+        self.memory.retain(&applied);
         Ok(report)
     }
 
@@ -189,6 +196,7 @@ impl Applier {
             client: &self.client,
             owner: &self.owner,
             params: self.params(),
+            memory: &self.memory,
             force: self.options.force,
             concurrency: self.options.concurrency,
             recreate_timeout: self.options.recreate_timeout,

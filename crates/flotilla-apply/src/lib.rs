@@ -8,6 +8,7 @@
 //!                                         a refused object fails the run, nothing written
 //!   stages                                CRDs, Namespaces, ClusterRoles → *Class → rest
 //!     wait for CRDs Established, rediscover, plan their custom resources
+//!     (objects untouched since this applier applied the same manifest: no dry-run)
 //!   write per stage                       server-side apply as `flotilla`, bounded
 //!                                         parallelism; no request for unchanged objects;
 //!                                         recreation on immutable changes with force
@@ -30,6 +31,7 @@ mod force;
 pub mod health;
 mod inventory;
 mod live;
+mod memory;
 mod owner;
 mod plan;
 mod prune;

@@ -8,9 +8,14 @@
 //! has no resourceVersion the object does not exist yet. An immutable-field refusal plans
 //! a recreation when force allows it. Any other refusal is a failure of the plan.
 //!
+//! An object the applier's [`Memory`] shows untouched since it applied the same manifest
+//! skips the dry-run: nothing about it can have changed.
+//!
 //! **Write.** Each planned step is carried out: an apply, or a recreation
 //! ([`force::recreate`]); the action reported is judged from the resourceVersions the
-//! dry-run and the write returned, so no read is needed before or after.
+//! dry-run and the write returned, so no read is needed before or after. Answers whose
+//! body is not compared (writes, dry-runs of objects not yet live) are read for their
+//! metadata only.
 
 use std::time::Duration;
 
@@ -18,11 +23,13 @@ use flotilla_render::{Object, ObjectId};
 use futures::{StreamExt, stream};
 use kube::api::{DynamicObject, Patch, PatchParams};
 use kube::core::ObjectMeta;
+use serde::Deserialize;
 
 use crate::annotations::{Policy, SsaMode};
 use crate::error::{ApplyError, ObjectFailure};
 use crate::force;
 use crate::live::LiveObjects;
+use crate::memory::{self, Digest, Memory};
 use crate::owner::Owner;
 use crate::report::{Action, AppliedObject};
 use crate::target::{Target, Targets};
@@ -45,6 +52,8 @@ pub(crate) struct Planned<'a> {
     pub object: &'a Object,
     pub target: Target,
     pub step: Step,
+    /// Digest of the manifest, for the applier's memory.
+    pub digest: Digest,
 }
 
 /// The settings planning and writing share.
@@ -53,6 +62,8 @@ pub(crate) struct Context<'a> {
     pub owner: &'a Owner,
     /// Server-side apply parameters of the writes (dry-runs add `dryRun=All`).
     pub params: PatchParams,
+    /// What the applier last left each object as.
+    pub memory: &'a Memory,
     /// Recreate on immutable-field changes for every object (the deployer's `force`).
     pub force: bool,
     /// Requests in flight at once.
@@ -87,11 +98,20 @@ pub(crate) async fn plan<'a>(
             let live = live.get(&effective_id(object, &target));
             let dry_run = &dry_run;
             async move {
-                let step = plan_one(ctx.force, object, &target, live, dry_run).await?;
+                let digest = memory::digest(&object.value, ctx.params.force);
+                let untouched = live.is_some_and(|l| {
+                    ctx.memory.untouched(
+                        &effective_id(object, &target),
+                        &digest,
+                        l.metadata.resource_version.as_deref(),
+                    )
+                });
+                let step = plan_one(ctx.force, untouched, object, &target, live, dry_run).await?;
                 Ok(Planned {
                     object,
                     target,
                     step,
+                    digest,
                 })
             }
         })
@@ -108,9 +128,11 @@ pub(crate) async fn plan<'a>(
     Ok((planned, failures))
 }
 
-/// Decides one object's step from its policy, the live object and a dry-run.
+/// Decides one object's step from its policy, the live object and a dry-run (skipped for
+/// an object `untouched` since this applier applied the same manifest).
 async fn plan_one(
     force_all: bool,
+    untouched: bool,
     object: &Object,
     target: &Target,
     live: Option<&DynamicObject>,
@@ -128,7 +150,19 @@ async fn plan_one(
     if policy.ssa == SsaMode::IfNotPresent && live.is_some() {
         return Ok(Step::Keep(Action::Skipped, live_version));
     }
-    let dry = match patch(target, object, dry_run).await {
+    if untouched {
+        return Ok(Step::Keep(Action::Unchanged, live_version));
+    }
+    // The whole answer only when there is a live object to compare it with.
+    let dry = match live {
+        Some(live) => patch(target, object, dry_run)
+            .await
+            .map(|dry| (same(&dry, live), dry.metadata)),
+        None => patch_meta(target, object, dry_run)
+            .await
+            .map(|m| (false, m)),
+    };
+    let (same_as_live, dry) = match dry {
         Ok(dry) => dry,
         Err(error) => {
             return match force::immutable_fields(&error) {
@@ -140,21 +174,15 @@ async fn plan_one(
             };
         }
     };
-    let existing = dry
-        .metadata
-        .resource_version
-        .clone()
-        .filter(|v| !v.is_empty());
+    let existing = dry.resource_version.clone().filter(|v| !v.is_empty());
     // An object that exists without our owner labels is not among `live`: the dry-run,
     // which merges into it, shows its annotations and that it exists.
     if existing.is_some()
-        && (policy.ssa == SsaMode::IfNotPresent || policy_of(&dry.metadata).reconcile_disabled)
+        && (policy.ssa == SsaMode::IfNotPresent || policy_of(&dry).reconcile_disabled)
     {
         return Ok(Step::Keep(Action::Skipped, existing));
     }
-    if let Some(live) = live
-        && same(&dry, live)
-    {
+    if same_as_live {
         return Ok(Step::Keep(Action::Unchanged, live_version));
     }
     Ok(Step::Apply { existing })
@@ -188,7 +216,7 @@ pub(crate) async fn write(
     }
 }
 
-/// Carries out one step.
+/// Carries out one step, and remembers what it left the object as.
 async fn write_one(
     ctx: &Context<'_>,
     planned: &Planned<'_>,
@@ -197,10 +225,10 @@ async fn write_one(
     let (action, resource_version) = match &planned.step {
         Step::Keep(action, version) => (*action, version.clone()),
         Step::Apply { existing } => {
-            let after = patch(target, object, &ctx.params)
+            let after = patch_meta(target, object, &ctx.params)
                 .await
-                .map_err(|e| ObjectFailure::from_kube(&object.id, &e))?;
-            let after = after.metadata.resource_version;
+                .map_err(|e| ObjectFailure::from_kube(&object.id, &e))?
+                .resource_version;
             let action = match existing {
                 None => Action::Created,
                 Some(before) if Some(before) == after.as_ref() => Action::Unchanged,
@@ -220,6 +248,13 @@ async fn write_one(
             (Action::Recreated, after.metadata.resource_version)
         }
     };
+    if action != Action::Skipped {
+        ctx.memory.remember(
+            effective_id(object, target),
+            planned.digest,
+            resource_version.clone(),
+        );
+    }
     tracing::debug!(object = %object.id, ?action, "applied");
     Ok(AppliedObject {
         id: object.id.clone(),
@@ -239,6 +274,26 @@ pub(crate) async fn patch(
         .api
         .patch(&object.id.name, params, &Patch::Apply(&object.value))
         .await
+}
+
+/// An answer read for its metadata only (the rest of the body is skipped, not built).
+#[derive(Deserialize)]
+struct MetadataOnly {
+    #[serde(default)]
+    metadata: ObjectMeta,
+}
+
+/// One server-side apply request whose answer is read for its metadata only.
+async fn patch_meta(
+    target: &Target,
+    object: &Object,
+    params: &PatchParams,
+) -> Result<ObjectMeta, kube::Error> {
+    let request = kube::core::Request::new(target.api.resource_url())
+        .patch(&object.id.name, params, &Patch::Apply(&object.value))
+        .map_err(kube::Error::BuildRequest)?;
+    let answer: MetadataOnly = target.client.request(request).await?;
+    Ok(answer.metadata)
 }
 
 /// The identity of `object` with the namespace `target` writes it to.

@@ -22,6 +22,8 @@ pub(crate) struct Target {
     pub api: Api<DynamicObject>,
     /// The served resource (group, version, kind, plural).
     pub resource: ApiResource,
+    /// The client, for requests the typed API does not make.
+    pub client: Client,
     /// The effective namespace: the object's own, else the client's default; `None` for
     /// cluster-scoped resources.
     pub namespace: Option<String>,
@@ -105,12 +107,14 @@ impl Targets {
                 Target {
                     api: Api::namespaced_with(self.client.clone(), &namespace, &resource),
                     resource,
+                    client: self.client.clone(),
                     namespace: Some(namespace),
                 }
             }
             Scope::Cluster => Target {
                 api: Api::all_with(self.client.clone(), &resource),
                 resource,
+                client: self.client.clone(),
                 namespace: None,
             },
         }

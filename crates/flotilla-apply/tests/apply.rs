@@ -66,8 +66,35 @@ async fn crd_and_custom_resources_in_one_go_then_a_no_op() {
         .collect();
     assert!(writes.is_empty(), "{writes:?}");
     assert_eq!(second.count(Action::Unchanged), 5, "{second:?}");
+    // The applier remembers leaving these objects as they are: not even a dry-run.
+    fleet.clusters()[0].clear_request_log();
     let third = applier.apply(&objects).await.unwrap();
     assert_eq!(third, second);
+    let patches = fleet.clusters()[0]
+        .request_log()
+        .into_iter()
+        .filter(|r| r.method == "PATCH")
+        .count();
+    assert_eq!(patches, 0);
+    // A new applier (a restarted hub) has no memory: it dry-runs every object, finds
+    // each equal to the live one, and writes nothing either.
+    fleet.clusters()[0].clear_request_log();
+    let fresh = Applier::new(client.clone(), owner())
+        .apply(&objects)
+        .await
+        .unwrap();
+    assert_eq!(fresh, second);
+    let log = fleet.clusters()[0].request_log();
+    let dry_runs = log
+        .iter()
+        .filter(|r| r.method == "PATCH" && r.query.contains("dryRun"))
+        .count();
+    assert_eq!(dry_runs, 5);
+    assert!(
+        log.iter()
+            .all(|r| r.method == "GET" || r.query.contains("dryRun")),
+        "{log:?}"
+    );
     assert_eq!(fleet.clusters()[0].resource_version(), cluster_version);
     fleet.shutdown().await;
 }

@@ -6,7 +6,8 @@
 //! `kubectl diff --server-side`.
 //!
 //! Live objects come from one list per resource (by owner labels); an object that exists
-//! without them is read on its own. Objects the annotations exclude from applies
+//! without them is read on its own. An object the applier's memory shows untouched since
+//! it applied the same manifest cannot differ and is not dry-run ([`crate::memory`]). Objects the annotations exclude from applies
 //! (`reconcile: disabled`, `ssa: Ignore`, `ssa: IfNotPresent` once present) are not
 //! diffed. A Secret's values never leave the engine: its changed keys are named, with
 //! [`FieldValue::Hidden`] in place of the values.
@@ -25,6 +26,7 @@ use crate::applier::Applier;
 use crate::error::{ApplyError, ObjectFailure};
 use crate::inventory::InventoryEntry;
 use crate::live::LiveObjects;
+use crate::memory;
 use crate::plan::{effective_id, not_served, patch, policy_of};
 use crate::target::{Target, Targets};
 
@@ -106,15 +108,26 @@ impl Applier {
             resolved.iter().map(|(_, _, t)| t.resource.clone()),
         )
         .await?;
-        let dry_run = self.context().params.dry_run();
-        let concurrency = self.context().concurrency.max(1);
+        let ctx = self.context();
+        let dry_run = ctx.params.clone().dry_run();
         let compared: Vec<(usize, Outcome)> = stream::iter(resolved)
             .map(|(i, object, target)| {
-                let live = live.get(&effective_id(object, &target)).cloned();
+                let id = effective_id(object, &target);
+                let live = live.get(&id).cloned();
+                let untouched = live.as_ref().is_some_and(|l| {
+                    let digest = memory::digest(&object.value, ctx.params.force);
+                    ctx.memory
+                        .untouched(&id, &digest, l.metadata.resource_version.as_deref())
+                });
                 let dry_run = &dry_run;
-                async move { (i, diff_one(object, &target, live, dry_run, options).await) }
+                async move {
+                    if untouched {
+                        return (i, Outcome::Same);
+                    }
+                    (i, diff_one(object, &target, live, dry_run, options).await)
+                }
             })
-            .buffered(concurrency)
+            .buffered(ctx.concurrency.max(1))
             .collect()
             .await;
         outcomes.extend(compared);

@@ -1,0 +1,247 @@
+//! Apply and diff of 500 objects on one kubesim cluster, Flotilla's engine side by side
+//! with `kubectl apply --server-side` and `kubectl diff --server-side` of the same
+//! objects (written as files) on the same server.
+//!
+//! ```sh
+//! cargo bench -p flotilla-apply --bench apply_vs_kubectl [-- OBJECTS ROUNDS]
+//! ```
+//!
+//! Each round uses two fresh namespaces, one per tool, so both applies are cold creates;
+//! then both apply again unchanged, then both diff (unchanged). Flotilla's unchanged apply
+//! and diff run twice: with the applier that applied (which remembers what it left each
+//! object as, so untouched objects need no dry-run) and with a new applier (a restarted
+//! hub: a dry-run per object, compared with the listed live objects). kubectl's times include
+//! its start-up (discovery, OpenAPI download), as a user or a script pays them. kubesim
+//! runs in this process with its simulated controllers off, so nothing else writes.
+//! Medians over the rounds are printed with the ratio kubectl / Flotilla.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use flotilla_apply::diff::CompareOptions;
+use flotilla_apply::{Action, Applier, Owner};
+use flotilla_render::{Object, ObjectSet};
+use kube::api::{Api, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use kubesim::{Fleet, FleetConfig};
+use serde_json::{Value, json};
+
+/// The `i`-th object of the set in `namespace`: a mix of what a Kustomization deploys.
+fn object(i: usize, namespace: &str) -> Value {
+    let name = format!("app-{i:03}");
+    let labels = json!({"app": name, "tier": "bench"});
+    match i % 10 {
+        0..=3 => json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "data": {"config.yaml": format!("replicas: {i}\nfeature: on\n"), "index": i.to_string()}}),
+        4 | 5 => json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": name}},
+                "template": {"metadata": {"labels": labels},
+                    "spec": {"containers": [{"name": "app", "image": "nginx:1.27",
+                        "ports": [{"containerPort": 8080}],
+                        "env": [{"name": "INDEX", "value": i.to_string()}],
+                        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}]}}}}),
+        6 | 7 => json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "spec": {"selector": {"app": name}, "ports": [{"port": 80, "targetPort": 8080}]}}),
+        8 => json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "type": "Opaque", "data": {"token": "c2VjcmV0"}}),
+        _ => json!({"apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels}}),
+    }
+}
+
+fn object_set(n: usize, namespace: &str) -> Result<ObjectSet> {
+    let objects = (0..n)
+        .map(|i| Object::new(object(i, namespace), &format!("object {i}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ObjectSet::new(objects)?)
+}
+
+/// Writes the set as one JSON file per object, as a repository would hold them.
+fn write_files(n: usize, namespace: &str, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for i in 0..n {
+        std::fs::write(
+            dir.join(format!("{i:03}.json")),
+            serde_json::to_vec_pretty(&object(i, namespace))?,
+        )?;
+    }
+    Ok(())
+}
+
+/// Runs kubectl, returning how long it took; `ok_codes` are the exit codes expected.
+fn kubectl(kubeconfig: &Path, args: &[&str], ok_codes: &[i32]) -> Result<Duration> {
+    let started = Instant::now();
+    let output = Command::new(flotilla_testkit::tools::kubectl()?)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .output()
+        .context("running kubectl")?;
+    let elapsed = started.elapsed();
+    let code = output.status.code().unwrap_or(-1);
+    if !ok_codes.contains(&code) {
+        bail!(
+            "kubectl {args:?} exited {code}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(elapsed)
+}
+
+async fn create_namespace(client: &Client, name: &str) -> Result<()> {
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    namespaces
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": name}}))?,
+        )
+        .await?;
+    Ok(())
+}
+
+#[derive(Default)]
+struct Samples {
+    flotilla: Vec<Duration>,
+    kubectl: Vec<Duration>,
+}
+
+fn median(samples: &mut [Duration]) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let n: usize = args.first().map(|a| a.parse()).transpose()?.unwrap_or(500);
+    let rounds: usize = args.get(1).map(|a| a.parse()).transpose()?.unwrap_or(3);
+
+    let fleet =
+        Fleet::start(FleetConfig::with_clusters(1).each(|c| c.workloads.enabled = false)).await?;
+    let cluster = &fleet.clusters()[0];
+    let dir = tempfile::tempdir()?;
+    let kubeconfig = cluster.write_kubeconfig(dir.path())?;
+    let config = Config::from_custom_kubeconfig(
+        Kubeconfig::from_yaml(&cluster.kubeconfig())?,
+        &KubeConfigOptions::default(),
+    )
+    .await?;
+    let client = Client::try_from(config)?;
+    let mut cold = Samples::default();
+    let mut unchanged = Samples::default();
+    let mut unchanged_fresh = Samples::default();
+    let mut diff = Samples::default();
+    let mut diff_fresh = Samples::default();
+    for round in 0..rounds {
+        let (ours, theirs) = (format!("flotilla-{round}"), format!("kubectl-{round}"));
+        create_namespace(&client, &ours).await?;
+        create_namespace(&client, &theirs).await?;
+        let set = object_set(n, &ours)?;
+        let files = dir.path().join(&theirs);
+        write_files(n, &theirs, &files)?;
+        let files = files.to_str().context("temp path")?;
+        // A deployer per round, so each round's lists hold only its own objects.
+        let owner = Owner {
+            kind: "Kustomization".into(),
+            namespace: "fleet".into(),
+            name: format!("bench-{round}"),
+        };
+        let applier = Applier::new(client.clone(), owner.clone());
+
+        let apply = ["apply", "--server-side", "-f", files];
+        cold.kubectl.push(kubectl(&kubeconfig, &apply, &[0])?);
+        let started = Instant::now();
+        let report = applier.apply(&set).await?;
+        cold.flotilla.push(started.elapsed());
+        ensure!(
+            report.count(Action::Created) == n,
+            "cold apply created {} of {n}",
+            report.count(Action::Created)
+        );
+
+        let version = cluster.resource_version();
+        unchanged.kubectl.push(kubectl(&kubeconfig, &apply, &[0])?);
+        ensure!(
+            cluster.resource_version() == version,
+            "kubectl's unchanged apply wrote"
+        );
+        let started = Instant::now();
+        let report = applier.apply(&set).await?;
+        unchanged.flotilla.push(started.elapsed());
+        let started = Instant::now();
+        let fresh = Applier::new(client.clone(), owner.clone())
+            .apply(&set)
+            .await?;
+        unchanged_fresh.flotilla.push(started.elapsed());
+        for report in [report, fresh] {
+            ensure!(
+                report.count(Action::Unchanged) == n,
+                "second apply: {} of {n} unchanged",
+                report.count(Action::Unchanged)
+            );
+        }
+        ensure!(
+            cluster.resource_version() == version,
+            "an unchanged apply wrote"
+        );
+
+        // kubectl diff exits 0 when nothing differs, 1 when something does.
+        let diff_files = ["diff", "--server-side", "-f", files];
+        diff.kubectl.push(kubectl(&kubeconfig, &diff_files, &[0])?);
+        let started = Instant::now();
+        let report = applier.diff(&set, &CompareOptions::default()).await?;
+        diff.flotilla.push(started.elapsed());
+        let started = Instant::now();
+        let fresh = Applier::new(client.clone(), owner)
+            .diff(&set, &CompareOptions::default())
+            .await?;
+        diff_fresh.flotilla.push(started.elapsed());
+        for report in [report, fresh] {
+            ensure!(
+                report.is_empty(),
+                "diff of an unchanged set: {:?}",
+                report.objects.first()
+            );
+        }
+        eprintln!("round {} of {rounds} done", round + 1);
+    }
+    unchanged_fresh.kubectl = unchanged.kubectl.clone();
+    diff_fresh.kubectl = diff.kubectl.clone();
+
+    println!("{n} objects, one kubesim cluster, median of {rounds} rounds");
+    println!(
+        "{:<30} {:>12} {:>12} {:>8}",
+        "operation", "flotilla ms", "kubectl ms", "ratio"
+    );
+    for (name, samples) in [
+        ("apply, cold", &mut cold),
+        ("apply, unchanged", &mut unchanged),
+        ("apply, unchanged, new applier", &mut unchanged_fresh),
+        ("diff, unchanged", &mut diff),
+        ("diff, unchanged, new applier", &mut diff_fresh),
+    ] {
+        let (ours, theirs) = (median(&mut samples.flotilla), median(&mut samples.kubectl));
+        println!(
+            "{name:<30} {:>12.1} {:>12.1} {:>7.1}x",
+            ms(ours),
+            ms(theirs),
+            theirs.as_secs_f64() / ours.as_secs_f64()
+        );
+    }
+    fleet.shutdown().await;
+    Ok(())
+}
