@@ -485,3 +485,53 @@ async fn fleet_off() -> FleetHandle {
 async fn client_of(f: &FleetHandle) -> kube::Client {
     client(&f.clusters()[0]).await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_deadline_and_ttl_after_finished() {
+    let fleet = fleet(|_| {}).await;
+    let client = client(&fleet.clusters()[0]).await;
+    let jobs: Api<Job> = Api::default_namespaced(client.clone());
+    let pods: Api<Pod> = Api::default_namespaced(client.clone());
+    let mut late = job("late", json!({"kubesim.flotilla.dev/behavior": "stuck"}), 6);
+    late.spec.as_mut().unwrap().active_deadline_seconds = Some(1);
+    jobs.create(&PostParams::default(), &late).await.unwrap();
+    let mut brief = job("brief", json!({}), 6);
+    brief.spec.as_mut().unwrap().ttl_seconds_after_finished = Some(0);
+    jobs.create(&PostParams::default(), &brief).await.unwrap();
+
+    let failed = until(&jobs, "late", "failed", |j| {
+        condition(
+            j.status.as_ref().and_then(|s| s.conditions.as_ref()),
+            "Failed",
+        )
+        .is_some()
+    })
+    .await;
+    let c = condition(
+        failed.status.as_ref().unwrap().conditions.as_ref(),
+        "Failed",
+    )
+    .unwrap();
+    assert_eq!(c["reason"], "DeadlineExceeded");
+    assert_eq!(failed.status.unwrap().active, None);
+    let left = pods
+        .list(&ListParams::default().labels("job-name=late"))
+        .await
+        .unwrap();
+    assert!(left.items.is_empty(), "the running pod was stopped");
+
+    // Finished with a zero TTL: deleted, its pod before it (foreground).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while jobs.get_opt("brief").await.unwrap().is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "the finished Job was never deleted"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let left = pods
+        .list(&ListParams::default().labels("job-name=brief"))
+        .await
+        .unwrap();
+    assert!(left.items.is_empty());
+}

@@ -2,7 +2,9 @@
 //! job's name and uid) up to `parallelism` at a time until `completions` succeeded — then
 //! SuccessCriteriaMet and Complete — or more than `backoffLimit` failed — then
 //! FailureTarget and Failed (BackoffLimitExceeded), its remaining pods deleted. A
-//! suspended Job runs nothing. Finished pods stay, as the real controller leaves them.
+//! suspended Job runs nothing. A Job active longer than `activeDeadlineSeconds` fails
+//! (DeadlineExceeded). Finished pods stay, as the real controller leaves them; a finished
+//! Job with `ttlSecondsAfterFinished` is deleted (in the foreground) once that has passed.
 
 use super::Cx;
 use super::common::{
@@ -12,6 +14,7 @@ use crate::api::meta;
 use crate::api::objects::delete_locked;
 use crate::store::{ObjectKey, StoreState};
 use serde_json::{Value, json};
+use std::time::Duration;
 
 fn finished(job: &Value) -> bool {
     condition_true(job, "Complete") || condition_true(job, "Failed")
@@ -21,7 +24,11 @@ pub fn reconcile(cx: &mut Cx<'_>, store: &mut StoreState, key: &ObjectKey) {
     let Some(job) = store.get(key).cloned() else {
         return;
     };
-    if meta::is_deleting(&job) || finished(&job) {
+    if meta::is_deleting(&job) {
+        return;
+    }
+    if finished(&job) {
+        expire(cx, store, key, &job);
         return;
     }
     let uid = meta::meta_str(&job, "uid").unwrap_or("").to_string();
@@ -45,16 +52,32 @@ pub fn reconcile(cx: &mut Cx<'_>, store: &mut StoreState, key: &ObjectKey) {
         s.insert("startTime".into(), json!(now));
     }
     let mut running = active.len() as i64;
-    let ended = if failed > backoff_limit {
+    let deadline = job
+        .pointer("/spec/activeDeadlineSeconds")
+        .and_then(Value::as_i64)
+        .and_then(|d| Some(seconds_left(s.get("startTime")?.as_str()?, d)));
+    let past_deadline = deadline.is_some_and(|left| left <= 0);
+    let ended = if failed > backoff_limit || past_deadline {
         for k in &active {
             delete_locked(store, k, false);
         }
         running = 0;
+        let (reason, message) = if past_deadline {
+            (
+                "DeadlineExceeded",
+                "Job was active longer than specified deadline",
+            )
+        } else {
+            (
+                "BackoffLimitExceeded",
+                "Job has reached the specified backoff limit",
+            )
+        };
         let why = || Condition {
             kind: "",
             status: "True",
-            reason: "BackoffLimitExceeded",
-            message: "Job has reached the specified backoff limit".into(),
+            reason,
+            message: message.into(),
         };
         common::set_condition(
             s,
@@ -149,4 +172,39 @@ pub fn reconcile(cx: &mut Cx<'_>, store: &mut StoreState, key: &ObjectKey) {
     s.insert("terminating".into(), json!(0));
     s.insert("uncountedTerminatedPods".into(), json!({}));
     common::write(store, key, &job, new);
+    if !ended && let Some(left) = deadline {
+        cx.requeue_after(key, Duration::from_secs(left.max(0).unsigned_abs() + 1));
+    }
+}
+
+/// Seconds from now until `seconds` after the RFC 3339 time `since` (negative once past).
+fn seconds_left(since: &str, seconds: i64) -> i64 {
+    let Ok(since) = chrono::DateTime::parse_from_rfc3339(since) else {
+        return seconds;
+    };
+    (since + chrono::Duration::seconds(seconds))
+        .signed_duration_since(chrono::Utc::now())
+        .num_seconds()
+}
+
+/// The TTL-after-finished controller: deletes a finished Job, and through the garbage
+/// collector its pods, `ttlSecondsAfterFinished` after it finished.
+fn expire(cx: &mut Cx<'_>, store: &mut StoreState, key: &ObjectKey, job: &Value) {
+    let Some(ttl) = job
+        .pointer("/spec/ttlSecondsAfterFinished")
+        .and_then(Value::as_i64)
+    else {
+        return;
+    };
+    let finished_at = ["Complete", "Failed"]
+        .iter()
+        .filter_map(|c| common::condition(job, c))
+        .find_map(|c| c.get("lastTransitionTime")?.as_str())
+        .unwrap_or("");
+    let left = seconds_left(finished_at, ttl);
+    if left <= 0 {
+        crate::gc::delete(store, key, false, crate::gc::Propagation::Foreground);
+    } else {
+        cx.requeue_after(key, Duration::from_secs(left.unsigned_abs() + 1));
+    }
 }
