@@ -5,7 +5,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
@@ -15,6 +15,18 @@ use flotilla_api::conditions;
 use flotilla_testkit::git::{GitHttpServer, GitRepos, HttpAuth};
 use flotilla_testkit::postgres::TestDb;
 use kube::api::PostParams;
+
+/// Kills the hub if the test fails before stopping it.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_hub_process_runs_source_controllers_against_its_management_cluster()
@@ -29,19 +41,22 @@ async fn the_hub_process_runs_source_controllers_against_its_management_cluster(
     let db = TestDb::new().await?;
     let artifacts = tempfile::tempdir()?;
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_flotilla-hub"))
-        .arg("--kubeconfig")
-        .arg(&cluster.kubeconfig)
-        .arg("--artifacts-dir")
-        .arg(artifacts.path())
-        .env("DATABASE_URL", &db.url)
-        .env("FLOTILLA_LISTEN", "127.0.0.1:0")
-        .env("FLOTILLA_LOG_FORMAT", "json")
-        .env("RUST_LOG", "warn")
-        .env_remove("KUBECONFIG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()?;
+    let mut hub = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_flotilla-hub"))
+            .arg("--kubeconfig")
+            .arg(&cluster.kubeconfig)
+            .arg("--artifacts-dir")
+            .arg(artifacts.path())
+            .env("DATABASE_URL", &db.url)
+            .env("FLOTILLA_LISTEN", "127.0.0.1:0")
+            .env("FLOTILLA_LOG_FORMAT", "json")
+            .env("RUST_LOG", "warn")
+            .env_remove("KUBECONFIG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()?,
+    );
+    let child = &mut hub.0;
     let stdout = child.stdout.take().context("stdout is piped")?;
     let lines: Vec<String> = BufReader::new(stdout)
         .lines()
