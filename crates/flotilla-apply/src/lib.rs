@@ -24,6 +24,7 @@
 
 mod annotations;
 mod applier;
+mod concurrent;
 mod crd;
 pub mod diff;
 mod error;

@@ -20,12 +20,12 @@
 use std::time::Duration;
 
 use flotilla_render::{Object, ObjectId};
-use futures::{StreamExt, stream};
 use kube::api::{DynamicObject, Patch, PatchParams};
 use kube::core::ObjectMeta;
 use serde::Deserialize;
 
 use crate::annotations::{Policy, SsaMode};
+use crate::concurrent::in_order;
 use crate::error::{ApplyError, ObjectFailure};
 use crate::force;
 use crate::live::LiveObjects;
@@ -93,8 +93,8 @@ pub(crate) async fn plan<'a>(
     )
     .await?;
     let dry_run = ctx.params.clone().dry_run();
-    let outcomes: Vec<Result<Planned<'a>, ObjectFailure>> = stream::iter(resolved)
-        .map(|(object, target)| {
+    let outcomes: Vec<Result<Planned<'a>, ObjectFailure>> = in_order(
+        resolved.into_iter().map(|(object, target)| {
             let live = live.get(&effective_id(object, &target));
             let dry_run = &dry_run;
             async move {
@@ -114,10 +114,10 @@ pub(crate) async fn plan<'a>(
                     digest,
                 })
             }
-        })
-        .buffered(ctx.concurrency.max(1))
-        .collect()
-        .await;
+        }),
+        ctx.concurrency,
+    )
+    .await;
     let mut planned = Vec::with_capacity(outcomes.len());
     for outcome in outcomes {
         match outcome {
@@ -194,11 +194,8 @@ pub(crate) async fn write(
     ctx: &Context<'_>,
     planned: &[Planned<'_>],
 ) -> Result<Vec<AppliedObject>, ApplyError> {
-    let results: Vec<Result<AppliedObject, ObjectFailure>> = stream::iter(planned)
-        .map(|p| write_one(ctx, p))
-        .buffered(ctx.concurrency.max(1))
-        .collect()
-        .await;
+    let results: Vec<Result<AppliedObject, ObjectFailure>> =
+        in_order(planned.iter().map(|p| write_one(ctx, p)), ctx.concurrency).await;
     let mut applied = Vec::with_capacity(results.len());
     let mut failures = Vec::new();
     for result in results {

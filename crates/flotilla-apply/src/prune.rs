@@ -19,11 +19,11 @@
 use std::time::Duration;
 
 use flotilla_api::kustomization::DeletionPolicy;
-use futures::{StreamExt, stream};
 use kube::Client;
 use kube::api::{DeleteParams, DynamicObject, Preconditions};
 
 use crate::annotations::Policy;
+use crate::concurrent::in_order;
 use crate::error::{Failures, ObjectFailure};
 use crate::inventory::{Inventory, InventoryEntry};
 use crate::owner::Owner;
@@ -195,8 +195,8 @@ impl Pruner {
                 InventoryEntry,
                 Option<Target>,
                 Result<Outcome, ObjectFailure>,
-            )> = stream::iter(members)
-                .map(|entry| {
+            )> = in_order(
+                members.into_iter().map(|entry| {
                     let target = targets.resolve_entry(&entry);
                     async move {
                         let outcome = match &target {
@@ -205,10 +205,10 @@ impl Pruner {
                         };
                         (entry, target, outcome)
                     }
-                })
-                .buffered(self.options.concurrency.max(1))
-                .collect()
-                .await;
+                }),
+                self.options.concurrency,
+            )
+            .await;
             outcomes.extend(done);
         }
         let mut failures = Vec::new();
@@ -288,18 +288,18 @@ impl Pruner {
     ) -> Result<(), PruneError> {
         let deadline = tokio::time::Instant::now() + self.options.timeout;
         loop {
-            let present: Vec<bool> = stream::iter(&waiting)
-                .map(|(entry, target, uid)| async move {
+            let present: Vec<bool> = in_order(
+                waiting.iter().map(|(entry, target, uid)| async move {
                     match target.api.get_opt(&entry.name).await {
                         Ok(None) => false,
                         Ok(Some(live)) => uid.is_none() || live.metadata.uid == *uid,
                         // A failed read proves nothing: ask again until the deadline.
                         Err(_) => true,
                     }
-                })
-                .buffered(self.options.concurrency.max(1))
-                .collect()
-                .await;
+                }),
+                self.options.concurrency,
+            )
+            .await;
             let mut present = present.into_iter();
             waiting.retain(|_| present.next().unwrap_or(true));
             if waiting.is_empty() {

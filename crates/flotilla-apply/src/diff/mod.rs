@@ -127,7 +127,8 @@ impl Applier {
                     (i, diff_one(object, &target, live, dry_run, options).await)
                 }
             })
-            .buffered(ctx.concurrency.max(1))
+            // Outcomes carry their index: finishing order does not matter.
+            .buffer_unordered(ctx.concurrency.max(1))
             .collect()
             .await;
         outcomes.extend(compared);

@@ -4,8 +4,9 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use flotilla_api::references::ObjectKindReference;
-use futures::{StreamExt, stream};
 use kube::Client;
+
+use crate::concurrent::in_order;
 
 use super::{HealthError, HealthStatus, ObjectHealth, Status, compute};
 use crate::inventory::InventoryEntry;
@@ -109,16 +110,16 @@ impl HealthChecker {
         let mut done = Vec::with_capacity(objects.len());
         let deadline = tokio::time::Instant::now() + self.options.timeout;
         loop {
-            let observed: Vec<ObjectHealth> = stream::iter(&pending)
-                .map(|(entry, target)| async move {
+            let observed: Vec<ObjectHealth> = in_order(
+                pending.iter().map(|(entry, target)| async move {
                     ObjectHealth {
                         object: entry.clone(),
                         health: observe(target.as_ref(), entry).await,
                     }
-                })
-                .buffered(self.options.concurrency.max(1))
-                .collect()
-                .await;
+                }),
+                self.options.concurrency,
+            )
+            .await;
             if let Some(failed) = observed.iter().find(|o| o.health.status == Status::Failed) {
                 return Err(HealthError::Failed(Box::new(failed.clone())));
             }
