@@ -78,9 +78,22 @@ pub fn owned(
         .collect()
 }
 
+/// Whether new objects may go into `namespace`: it exists and is not terminating (the
+/// API server refuses controllers' creates there too).
+pub fn accepts_content(store: &StoreState, namespace: &str) -> bool {
+    namespace.is_empty()
+        || store
+            .get(&ObjectKey::new("", "namespaces", "", namespace))
+            .is_some_and(|ns| !meta::is_deleting(ns))
+}
+
 /// Stores a new object the way the API server would create it (defaults, uid,
-/// creationTimestamp, generation) under its name in `key`.
+/// creationTimestamp, generation) under its name in `key`; nothing in a namespace that is
+/// gone or terminating.
 pub fn create(store: &mut StoreState, key: ObjectKey, mut object: Value, tracks_generation: bool) {
+    if !accepts_content(store, &key.namespace) {
+        return;
+    }
     let kind = object
         .get("kind")
         .and_then(Value::as_str)
@@ -372,6 +385,32 @@ mod tests {
         assert_eq!(h, template_hash(&t.clone()));
         assert!(h.chars().all(|c| !"aeiou".contains(c)), "{h}");
         assert_ne!(h, template_hash(&json!({"spec": {}})));
+    }
+
+    #[test]
+    fn nothing_is_created_in_a_terminating_or_missing_namespace() {
+        let store = crate::store::Store::new(10);
+        let mut s = store.lock();
+        let ns = |name: &str, deleting: bool| {
+            let mut o = json!({"metadata": {"name": name}});
+            if deleting {
+                o["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+            }
+            o
+        };
+        s.put(
+            ObjectKey::new("", "namespaces", "", "live"),
+            ns("live", false),
+        );
+        s.put(
+            ObjectKey::new("", "namespaces", "", "gone"),
+            ns("gone", true),
+        );
+        for namespace in ["live", "gone", "missing"] {
+            let key = ObjectKey::new("", "configmaps", namespace, "c");
+            create(&mut s, key.clone(), json!({"kind": "ConfigMap"}), false);
+            assert_eq!(s.get(&key).is_some(), namespace == "live", "{namespace}");
+        }
     }
 
     #[test]
