@@ -198,7 +198,7 @@ async fn a_simulated_deployment_is_ready_after_its_delay() {
     let (fleet, client) = start().await;
     let web = simulated(
         deployment("default", "web"),
-        json!({"kubesim.flotilla.dev/delay": "2s"}),
+        json!({"kubesim.flotilla.dev/delay": "4s"}),
     );
     let inventory = Applier::new(client.clone(), owner())
         .apply(&set(vec![web]))

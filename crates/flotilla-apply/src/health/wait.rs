@@ -98,7 +98,8 @@ impl HealthChecker {
     }
 
     /// Waits until every object is Current; see the module docs. Returns the status of
-    /// every object as it was when it became Current.
+    /// every object as it was when it became Current. Every object is read at least once,
+    /// so a zero timeout is a single look.
     pub async fn wait(&self, objects: &[InventoryEntry]) -> Result<Vec<ObjectHealth>, HealthError> {
         let targets = Targets::discover(&self.client)
             .await
