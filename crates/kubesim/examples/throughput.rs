@@ -171,7 +171,10 @@ async fn main() -> anyhow::Result<()> {
         .transpose()?
         .unwrap_or(1000);
     ensure!(n > 0, "N must be positive");
-    let fleet = Fleet::start(FleetConfig::with_clusters(1)).await?;
+    // The API machinery alone: simulated controllers would write Deployment status and
+    // move the resourceVersions the unchanged-apply check compares.
+    let fleet =
+        Fleet::start(FleetConfig::with_clusters(1).each(|c| c.workloads.enabled = false)).await?;
     let kc = Kubeconfig::from_yaml(&fleet.clusters()[0].kubeconfig())?;
     let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await?;
     let client = Client::try_from(config)?;

@@ -15,7 +15,7 @@ use crate::server::{self, Running, TlsError};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{Mutex, watch};
 
 /// Everything that can go wrong starting or restarting clusters.
@@ -162,6 +162,9 @@ pub struct ClusterHandle {
     state: Arc<ClusterState>,
     addr: SocketAddr,
     running: Arc<Mutex<Option<Running>>>,
+    /// While stopped: the port, bound but not listening, so connections are refused and
+    /// no other socket (a client's ephemeral port) takes it before the restart.
+    reserved: Arc<Mutex<Option<TcpSocket>>>,
     partition: Arc<watch::Sender<bool>>,
 }
 
@@ -194,6 +197,7 @@ impl ClusterHandle {
             state,
             addr,
             running: Arc::new(Mutex::new(Some(running))),
+            reserved: Arc::new(Mutex::new(None)),
             partition: Arc::new(partition),
         })
     }
@@ -311,6 +315,7 @@ impl ClusterHandle {
     pub async fn stop(&self) {
         if let Some(running) = self.running.lock().await.take() {
             running.stop().await;
+            *self.reserved.lock().await = reserve(self.addr);
         }
     }
 
@@ -320,13 +325,15 @@ impl ClusterHandle {
         if let Some(r) = running.take() {
             r.stop().await;
         }
-        let listener = TcpListener::bind(self.addr)
-            .await
-            .map_err(|source| FleetError::Bind {
-                cluster: self.name().to_string(),
-                addr: self.addr,
-                source,
-            })?;
+        let bind_error = |source| FleetError::Bind {
+            cluster: self.name().to_string(),
+            addr: self.addr,
+            source,
+        };
+        let listener = match self.reserved.lock().await.take() {
+            Some(socket) => socket.listen(1024).map_err(bind_error)?,
+            None => TcpListener::bind(self.addr).await.map_err(bind_error)?,
+        };
         let acceptor = server::tls_acceptor(&self.state)?;
         *running = Some(server::spawn(
             listener,
@@ -355,4 +362,17 @@ impl ClusterHandle {
     pub fn is_partitioned(&self) -> bool {
         *self.partition.borrow()
     }
+}
+
+/// A socket bound to `addr` without listening (connections to it are refused), or `None`
+/// if the port could not be bound again.
+fn reserve(addr: SocketAddr) -> Option<TcpSocket> {
+    let socket = match addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4(),
+        SocketAddr::V6(_) => TcpSocket::new_v6(),
+    }
+    .ok()?;
+    socket.set_reuseaddr(true).ok()?;
+    socket.bind(addr).ok()?;
+    Some(socket)
 }

@@ -12,15 +12,8 @@
 use serde_json::{Map, Value};
 
 /// Resolves `$ref`s among `defs` (built-in ObjectMeta and friends).
-fn resolve<'a>(defs: &'a Map<String, Value>, mut schema: &'a Value) -> Option<&'a Value> {
-    // A bound instead of cycle detection: real schemas nest refs a few levels deep.
-    for _ in 0..16 {
-        match schema.get("$ref").and_then(Value::as_str) {
-            Some(r) => schema = defs.get(r.trim_start_matches("#/$defs/"))?,
-            None => return Some(schema),
-        }
-    }
-    None
+fn resolve<'a>(defs: &'a Map<String, Value>, schema: &'a Value) -> Option<&'a Value> {
+    crate::validation::resolve_ref(schema, |name| defs.get(name))
 }
 
 /// Prunes and defaults `value` in place under `schema`.

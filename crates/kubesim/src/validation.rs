@@ -9,6 +9,22 @@
 
 use serde_json::{Map, Value};
 
+/// Follows `$ref`s (`#/$defs/<name>`, looked up by `lookup`) to the schema they name;
+/// `None` for a dangling reference or a chain too long to be anything but a cycle.
+pub fn resolve_ref<'a>(
+    mut schema: &'a Value,
+    lookup: impl Fn(&str) -> Option<&'a Value>,
+) -> Option<&'a Value> {
+    // References chain at most a few levels; the bound guards against cycles.
+    for _ in 0..16 {
+        match schema.get("$ref").and_then(Value::as_str) {
+            Some(r) => schema = lookup(r.trim_start_matches("#/$defs/"))?,
+            None => return Some(schema),
+        }
+    }
+    None
+}
+
 /// What to do with unknown fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldValidation {
@@ -40,15 +56,8 @@ impl Schemas<'_> {
         self.builtin.get(name).or_else(|| self.custom.get(name))
     }
 
-    fn resolve<'s>(&'s self, mut schema: &'s Value) -> Option<&'s Value> {
-        // References chain at most a few levels; the bound guards against cycles.
-        for _ in 0..16 {
-            match schema.get("$ref").and_then(Value::as_str) {
-                Some(r) => schema = self.get(r.trim_start_matches("#/$defs/"))?,
-                None => return Some(schema),
-            }
-        }
-        None
+    fn resolve<'s>(&'s self, schema: &'s Value) -> Option<&'s Value> {
+        resolve_ref(schema, |name| self.get(name))
     }
 
     /// Paths of every undeclared field of `object` under the definition `name`.

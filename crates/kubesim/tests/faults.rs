@@ -328,14 +328,14 @@ async fn admin_endpoint_drives_faults() {
     assert_eq!(code, 404);
 
     // Wipe through the endpoint: the ConfigMap is gone.
-    let (code, _) = admin(
+    let (code, body) = admin(
         addr,
         "POST",
         &format!("/clusters/{name}/restart?wipe=true"),
         "",
     )
     .await;
-    assert_eq!(code, 200);
+    assert_eq!(code, 200, "{body}");
     let s = api_status(api.get("a").await.unwrap_err());
     assert_eq!(s.code, 404);
     let (code, _) = admin(addr, "POST", &format!("/clusters/{name}/stop"), "").await;

@@ -109,9 +109,9 @@ pub fn apply(
             fields::validate_custom(ctx, &object, None, None)?;
             super::objects::on_create(ctx, &mut object, &store);
             let stored = if ctx.query.dry_run {
-                object
+                std::sync::Arc::new(object)
             } else {
-                (*store.put(key, object)).clone()
+                store.put(key, object)
             };
             Ok(json_response(StatusCode::CREATED, &present(ctx, &stored)))
         }

@@ -169,7 +169,7 @@ pub fn list(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
             } else {
                 Item::Full(Presented {
                     object,
-                    api_version: &api_version,
+                    api_version: std::borrow::Cow::Borrowed(&api_version),
                     kind: &ctx.info.kind,
                 })
             }
@@ -264,8 +264,8 @@ pub fn delete_collection(ctx: &Ctx<'_>, _bytes: bytes::Bytes) -> Result<Response
     let items: Vec<Value> = keys
         .iter()
         .filter_map(|k| crate::gc::delete(&mut store, k, ctx.query.dry_run, policy))
-        .map(|o| present(ctx, &o))
         .collect();
+    let items: Vec<_> = items.iter().map(|o| present(ctx, o)).collect();
     let rv = store.resource_version();
     drop(store);
     after_delete(ctx, &keys);

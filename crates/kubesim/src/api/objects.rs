@@ -8,6 +8,7 @@ use crate::store::{ObjectKey, StoreState};
 use axum::body::Body;
 use axum::http::{Response, StatusCode};
 use serde_json::{Value, json};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// Only `status` is served among subresources so far.
@@ -24,23 +25,23 @@ pub fn key(ctx: &Ctx<'_>, name: &str) -> ObjectKey {
 }
 
 /// The object as the requested version presents it (no conversion between versions: the
-/// kinds kubesim serves in several versions are read in the version they were written).
-pub fn present(ctx: &Ctx<'_>, object: &Value) -> Value {
-    let mut o = object.clone();
-    if let Some(map) = o.as_object_mut() {
-        map.insert("apiVersion".into(), Value::String(ctx.info.api_version()));
-        map.insert("kind".into(), Value::String(ctx.info.kind.clone()));
+/// kinds kubesim serves in several versions are read in the version they were written),
+/// serialized from the object itself rather than a copy.
+pub fn present<'a>(ctx: &'a Ctx<'_>, object: &'a Value) -> Presented<'a> {
+    Presented {
+        object,
+        api_version: Cow::Owned(ctx.info.api_version()),
+        kind: &ctx.info.kind,
     }
-    o
 }
 
-/// What `present` returns, serialized straight from the stored object (no copy): for lists,
-/// which would otherwise clone every item, managedFields included, to add two fields.
-/// Writes the same bytes as `present`: serde_json's maps here are sorted by key.
+/// An object with the `apiVersion` and `kind` of the request, serialized straight from the
+/// stored object: adding the two fields to a copy would clone it, managedFields included.
+/// Writes the bytes of such a copy: serde_json's maps here are sorted by key.
 #[derive(Debug)]
 pub struct Presented<'a> {
     pub object: &'a Value,
-    pub api_version: &'a str,
+    pub api_version: Cow<'a, str>,
     pub kind: &'a str,
 }
 
@@ -50,9 +51,12 @@ impl serde::Serialize for Presented<'_> {
         let Some(map) = self.object.as_object() else {
             return self.object.serialize(s);
         };
-        let mut added = [("apiVersion", self.api_version), ("kind", self.kind)]
-            .into_iter()
-            .peekable();
+        let mut added = [
+            ("apiVersion", self.api_version.as_ref()),
+            ("kind", self.kind),
+        ]
+        .into_iter()
+        .peekable();
         let mut out = s.serialize_map(None)?;
         for (key, value) in map {
             if key == "apiVersion" || key == "kind" {
@@ -129,9 +133,9 @@ pub fn create(ctx: &Ctx<'_>, bytes: bytes::Bytes) -> Result<Response<Body>, ApiE
     let mut object = object;
     on_create(ctx, &mut object, &store);
     let stored = if ctx.query.dry_run {
-        object
+        Arc::new(object)
     } else {
-        (*store.put(key, object)).clone()
+        store.put(key, object)
     };
     Ok(fields::with_warnings(
         json_response(StatusCode::CREATED, &present(ctx, &stored)),
@@ -408,7 +412,10 @@ pub fn delete(ctx: &Ctx<'_>, bytes: bytes::Bytes) -> Result<Response<Body>, ApiE
     // object, as does any custom resource; a finished deletion of a built-in answers with
     // a Success Status, as the real registry does.
     if meta::is_deleting(&object) || !info.builtin {
-        return Ok(ok(&present(ctx, &object)));
+        return Ok(fields::with_warnings(
+            super::ok(&present(ctx, &object)),
+            &warnings,
+        ));
     }
     let mut details = json!({
         "name": ctx.name(),
@@ -431,7 +438,7 @@ pub fn delete(ctx: &Ctx<'_>, bytes: bytes::Bytes) -> Result<Response<Body>, ApiE
 mod tests {
     use super::*;
 
-    /// `Presented` writes exactly the bytes of `present`'s copy.
+    /// `Presented` writes exactly the bytes of a copy with the two fields added.
     #[test]
     fn presented_matches_present() {
         for object in [
@@ -449,7 +456,7 @@ mod tests {
             }
             let presented = Presented {
                 object: &object,
-                api_version: "apps/v1",
+                api_version: Cow::Borrowed("apps/v1"),
                 kind: "Deployment",
             };
             assert_eq!(

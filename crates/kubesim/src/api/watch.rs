@@ -101,7 +101,7 @@ fn object_line(kind: &str, info: &ResourceInfo, render: &Render, object: &Value)
         kind,
         &Presented {
             object,
-            api_version: &info.api_version(),
+            api_version: std::borrow::Cow::Owned(info.api_version()),
             kind: &info.kind,
         },
     )
