@@ -176,6 +176,9 @@ async fn kubectl_get_prints_the_servers_columns() {
         let out = k.ok(&["get", "widgets"]);
         assert_eq!(header(&out), ["NAME", "SIZE", "READY", "AGE"], "{out}");
         assert_eq!(row(&out, "w1")[1..3], ["3", "True"]);
+        // Date columns are ages, as the server renders them for custom resources.
+        let age = row(&out, "w1")[3];
+        assert!(age.ends_with('s') || age.ends_with('m'), "{out}");
         let out = k.ok(&["get", "gadgets"]);
         assert_eq!(header(&out), ["NAME", "AGE"], "{out}");
 

@@ -476,7 +476,7 @@ fn timestamp(v: Option<&Value>) -> Option<chrono::DateTime<chrono::Utc>> {
 }
 
 /// `translateTimestampSince`: `<unknown>` without a timestamp.
-fn age(created: Option<&Value>, now: chrono::DateTime<chrono::Utc>) -> String {
+pub fn age(created: Option<&Value>, now: chrono::DateTime<chrono::Utc>) -> String {
     match timestamp(created) {
         Some(t) => human_duration(now - t),
         None => "<unknown>".to_string(),

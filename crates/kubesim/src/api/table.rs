@@ -127,6 +127,8 @@ impl TableSpec {
                 ];
                 cells.extend(paths.iter().map(|(path, kind)| {
                     match crate::jsonpath::select(object, path) {
+                        // The apiextensions table convertor prints dates as ages.
+                        v if kind == "date" => json!(columns::age(v, now)),
                         Some(Value::String(s)) if kind == "integer" => {
                             s.parse::<i64>().map_or(Value::Null, |n| json!(n))
                         }
