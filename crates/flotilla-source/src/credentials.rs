@@ -2,6 +2,10 @@
 //! kept in memory only: `Debug` redacts them, errors never carry them, and fetches with
 //! different credentials never share a cache entry or an in-flight fetch (only a digest of
 //! them takes part in keys, see [`Credentials::fingerprint`]).
+//!
+//! The Secret reading and the fingerprint are shared with the other kinds' credentials
+//! ([`crate::git::GitAuth`], [`crate::bucket::BucketCredentials`]): [`secret_text`],
+//! [`secret_pair`], [`fingerprint_of`].
 
 use std::collections::BTreeMap;
 
@@ -51,23 +55,8 @@ impl Credentials {
         data: &BTreeMap<String, Vec<u8>>,
         registry_host: &str,
     ) -> Result<Self, SourceError> {
-        let text = |key: &str| -> Result<Option<String>, SourceError> {
-            data.get(key)
-                .map(|v| {
-                    String::from_utf8(v.clone()).map_err(|_| {
-                        SourceError::InvalidSpec(format!("secret key {key:?} is not UTF-8"))
-                    })
-                })
-                .transpose()
-        };
-        match (text("username")?, text("password")?) {
-            (Some(username), Some(password)) => return Ok(Self::Basic { username, password }),
-            (Some(_), None) | (None, Some(_)) => {
-                return Err(SourceError::InvalidSpec(
-                    "secret must hold both 'username' and 'password'".into(),
-                ));
-            }
-            (None, None) => {}
+        if let Some((username, password)) = secret_pair(data, "username", "password")? {
+            return Ok(Self::Basic { username, password });
         }
         match data.get(".dockerconfigjson") {
             Some(config) => Self::from_docker_config(config, registry_host),
@@ -126,21 +115,57 @@ impl Credentials {
 
     /// A digest of the credentials for cache and dedupe keys.
     pub(crate) fn fingerprint(&self) -> String {
-        let mut hasher = Sha256::new();
         match self {
-            Self::Anonymous => hasher.update(b"anonymous"),
-            Self::Basic { username, password } => {
-                hasher.update(b"basic\0");
-                hasher.update(username.as_bytes());
-                hasher.update(b"\0");
-                hasher.update(password.as_bytes());
-            }
+            Self::Anonymous => fingerprint_of(&["anonymous"]),
+            Self::Basic { username, password } => fingerprint_of(&["basic", username, password]),
         }
-        hasher.finalize()[..16]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
     }
+}
+
+/// A Secret's `key` as text, if present; an error naming the key (never the value) when
+/// it is not UTF-8.
+pub(crate) fn secret_text(
+    data: &BTreeMap<String, Vec<u8>>,
+    key: &str,
+) -> Result<Option<String>, SourceError> {
+    data.get(key)
+        .map(|v| {
+            String::from_utf8(v.clone())
+                .map_err(|_| SourceError::InvalidSpec(format!("secret key {key:?} is not UTF-8")))
+        })
+        .transpose()
+}
+
+/// A Secret's `first` and `second` keys, which only make sense together: both, or neither
+/// (`None`), else an error naming them.
+pub(crate) fn secret_pair(
+    data: &BTreeMap<String, Vec<u8>>,
+    first: &str,
+    second: &str,
+) -> Result<Option<(String, String)>, SourceError> {
+    match (secret_text(data, first)?, secret_text(data, second)?) {
+        (Some(a), Some(b)) => Ok(Some((a, b))),
+        (None, None) => Ok(None),
+        _ => Err(SourceError::InvalidSpec(format!(
+            "secret must hold both '{first}' and '{second}'"
+        ))),
+    }
+}
+
+/// A digest of `fields` (SHA-256 over them NUL-separated, first 16 bytes in hex), for
+/// cache and dedupe keys: it shows whether credentials differ without revealing them.
+pub(crate) fn fingerprint_of(fields: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for (i, field) in fields.iter().enumerate() {
+        if i > 0 {
+            hasher.update(b"\0");
+        }
+        hasher.update(field.as_bytes());
+    }
+    hasher.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ use sha2::{Digest as _, Sha256};
 
 pub use fetch::{BucketFetch, BucketFetcher};
 
+use crate::credentials::{fingerprint_of, secret_pair};
 use crate::error::SourceError;
 
 /// Flux's default timeout of bucket operations.
@@ -54,36 +55,16 @@ impl BucketCredentials {
     /// Reads a Secret's data as Flux does for the generic provider: `accesskey` and
     /// `secretkey`, both or neither (`None`: anonymous).
     pub fn from_secret_data(data: &BTreeMap<String, Vec<u8>>) -> Result<Option<Self>, SourceError> {
-        let text = |key: &str| -> Result<Option<String>, SourceError> {
-            data.get(key)
-                .map(|v| {
-                    String::from_utf8(v.clone()).map_err(|_| {
-                        SourceError::InvalidSpec(format!("secret key {key:?} is not UTF-8"))
-                    })
-                })
-                .transpose()
-        };
-        match (text("accesskey")?, text("secretkey")?) {
-            (Some(access_key_id), Some(secret_access_key)) => Ok(Some(Self {
+        Ok(secret_pair(data, "accesskey", "secretkey")?.map(
+            |(access_key_id, secret_access_key)| Self {
                 access_key_id,
                 secret_access_key,
-            })),
-            (None, None) => Ok(None),
-            _ => Err(SourceError::InvalidSpec(
-                "secret must hold both 'accesskey' and 'secretkey'".into(),
-            )),
-        }
+            },
+        ))
     }
 
     fn fingerprint(&self) -> String {
-        let mut hasher = Sha256::new();
-        hasher.update(self.access_key_id.as_bytes());
-        hasher.update(b"\0");
-        hasher.update(self.secret_access_key.as_bytes());
-        hasher.finalize()[..16]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        fingerprint_of(&[&self.access_key_id, &self.secret_access_key])
     }
 }
 

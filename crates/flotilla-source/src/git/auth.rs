@@ -6,8 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use sha2::{Digest as _, Sha256};
-
+use crate::credentials::{fingerprint_of, secret_pair, secret_text};
 use crate::error::SourceError;
 
 /// How to authenticate to an HTTP(S) Git server.
@@ -49,12 +48,7 @@ impl std::fmt::Debug for GitAuth {
 pub fn ca_cert_from_secret_data(
     data: &BTreeMap<String, Vec<u8>>,
 ) -> Result<Option<String>, SourceError> {
-    data.get("ca.crt")
-        .map(|v| {
-            String::from_utf8(v.clone())
-                .map_err(|_| SourceError::InvalidSpec("secret key \"ca.crt\" is not UTF-8".into()))
-        })
-        .transpose()
+    secret_text(data, "ca.crt")
 }
 
 impl GitAuth {
@@ -62,15 +56,7 @@ impl GitAuth {
     /// `bearerToken`, else `username` with `password`. A Secret with none of them gives
     /// [`GitAuth::Anonymous`] (it may hold only `ca.crt`).
     pub fn from_secret_data(data: &BTreeMap<String, Vec<u8>>) -> Result<Self, SourceError> {
-        let text = |key: &str| -> Result<Option<String>, SourceError> {
-            data.get(key)
-                .map(|v| {
-                    String::from_utf8(v.clone()).map_err(|_| {
-                        SourceError::InvalidSpec(format!("secret key {key:?} is not UTF-8"))
-                    })
-                })
-                .transpose()
-        };
+        let text = |key: &str| secret_text(data, key);
         if let Some(identity) = text("identity")? {
             let known_hosts = text("known_hosts")?.ok_or_else(|| {
                 SourceError::InvalidSpec("secret with 'identity' must hold 'known_hosts'".into())
@@ -83,45 +69,24 @@ impl GitAuth {
         if let Some(token) = text("bearerToken")? {
             return Ok(Self::Bearer(token));
         }
-        match (text("username")?, text("password")?) {
-            (Some(username), Some(password)) => Ok(Self::Basic { username, password }),
-            (Some(_), None) | (None, Some(_)) => Err(SourceError::InvalidSpec(
-                "secret must hold both 'username' and 'password'".into(),
-            )),
-            (None, None) => Ok(Self::Anonymous),
-        }
+        Ok(match secret_pair(data, "username", "password")? {
+            Some((username, password)) => Self::Basic { username, password },
+            None => Self::Anonymous,
+        })
     }
 
     /// A digest of the credentials, so fetches and caches with different credentials are
     /// never shared (one source must not read what only another's credentials allow).
     pub(crate) fn fingerprint(&self) -> String {
-        let mut hasher = Sha256::new();
         match self {
-            Self::Anonymous => hasher.update(b"anonymous"),
-            Self::Basic { username, password } => {
-                hasher.update(b"basic\0");
-                hasher.update(username.as_bytes());
-                hasher.update(b"\0");
-                hasher.update(password.as_bytes());
-            }
-            Self::Bearer(token) => {
-                hasher.update(b"bearer\0");
-                hasher.update(token.as_bytes());
-            }
+            Self::Anonymous => fingerprint_of(&["anonymous"]),
+            Self::Basic { username, password } => fingerprint_of(&["basic", username, password]),
+            Self::Bearer(token) => fingerprint_of(&["bearer", token]),
             Self::Ssh {
                 identity,
                 known_hosts,
-            } => {
-                hasher.update(b"ssh\0");
-                hasher.update(identity.as_bytes());
-                hasher.update(b"\0");
-                hasher.update(known_hosts.as_bytes());
-            }
+            } => fingerprint_of(&["ssh", identity, known_hosts]),
         }
-        hasher.finalize()[..16]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
     }
 
     /// The `Authorization` header the credentials travel in, on every request. Basic

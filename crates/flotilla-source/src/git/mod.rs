@@ -25,10 +25,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::credentials::fingerprint_of;
 use flotilla_api::revision::{Digest, DigestAlgorithm, Revision};
 use flotilla_api::source::GitRepositorySpec;
 use gix::ObjectId;
-use sha2::{Digest as _, Sha256};
 
 pub use auth::{GitAuth, ca_cert_from_secret_data};
 pub use reference::GitTarget;
@@ -136,15 +136,8 @@ impl GitFetcher {
 
     /// The cache repository for `source`'s URL and credentials.
     pub fn cache_dir(&self, source: &GitSource) -> PathBuf {
-        let mut hasher = Sha256::new();
-        hasher.update(source.url.as_bytes());
-        hasher.update(b"\0");
-        hasher.update(source.auth.fingerprint().as_bytes());
-        let hex: String = hasher.finalize()[..16]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        self.cache_root.join(hex)
+        self.cache_root
+            .join(fingerprint_of(&[&source.url, &source.auth.fingerprint()]))
     }
 
     /// Forgets sources that no longer exist: removes the cache repositories and remembered
