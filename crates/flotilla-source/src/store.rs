@@ -9,12 +9,12 @@
 //!
 //! Nothing is removed until [`ArtifactStore::gc`] is told which digests are still live.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use flotilla_api::revision::{Digest, DigestAlgorithm, Revision};
@@ -45,6 +45,40 @@ impl Default for Limits {
     }
 }
 
+/// What a fetcher remembers of each source between fetches (its last artifact, or what it
+/// needs to skip work next time), by the source's dedupe key. A panic while the lock was
+/// held cannot leave a half-updated entry (every operation is one map call), so a poisoned
+/// lock is taken over.
+#[derive(Debug)]
+pub(crate) struct LastBySource<V>(Mutex<HashMap<String, V>>);
+
+impl<V> Default for LastBySource<V> {
+    fn default() -> Self {
+        Self(Mutex::new(HashMap::new()))
+    }
+}
+
+impl<V: Clone> LastBySource<V> {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, V>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// What was remembered for `key`.
+    pub(crate) fn get(&self, key: &str) -> Option<V> {
+        self.map().get(key).cloned()
+    }
+
+    /// Remembers `value` for `key`, replacing what was there.
+    pub(crate) fn insert(&self, key: String, value: V) {
+        self.map().insert(key, value);
+    }
+
+    /// Forgets every source whose key is not in `live`.
+    pub(crate) fn retain(&self, live: &HashSet<String>) {
+        self.map().retain(|key, _| live.contains(key));
+    }
+}
+
 /// A stored artifact: a read-only directory tree and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Artifact {
@@ -63,6 +97,12 @@ pub struct Artifact {
 }
 
 impl Artifact {
+    /// Whether this artifact, a source's previous one, can be handed back for `revision`
+    /// instead of building it again: same revision, and its directory not yet collected.
+    pub(crate) fn reusable_for(&self, revision: &Revision) -> bool {
+        self.revision == *revision && self.path.is_dir()
+    }
+
     /// The artifact as a source's `status.artifact`; `path` becomes relative to the
     /// store root (the digest directory's name).
     pub fn to_status(&self) -> flotilla_api::Artifact {

@@ -11,7 +11,6 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -23,7 +22,7 @@ use object_store::{ClientOptions, ObjectMeta, ObjectStore, ObjectStoreExt, Retry
 use super::{BucketSource, revision_of};
 use crate::error::SourceError;
 use crate::ignore::IgnoreRules;
-use crate::store::{Artifact, ArtifactStore};
+use crate::store::{Artifact, ArtifactStore, LastBySource};
 
 /// How many objects are downloaded at once.
 const PARALLEL_DOWNLOADS: usize = 4;
@@ -52,7 +51,7 @@ struct Published {
 pub struct BucketFetcher {
     store: ArtifactStore,
     /// Each source's last artifact, by [`BucketSource::dedupe_key`].
-    published: Mutex<HashMap<String, Published>>,
+    published: LastBySource<Published>,
     downloads: AtomicU64,
 }
 
@@ -61,7 +60,7 @@ impl BucketFetcher {
     pub fn new(store: ArtifactStore) -> Self {
         Self {
             store,
-            published: Mutex::new(HashMap::new()),
+            published: LastBySource::default(),
             downloads: AtomicU64::new(0),
         }
     }
@@ -74,21 +73,13 @@ impl BucketFetcher {
     /// Forgets the previous artifacts of every source whose dedupe key is not in `live`.
     pub fn prune(&self, live: &[&BucketSource]) {
         let keys: std::collections::HashSet<String> = live.iter().map(|s| s.dedupe_key()).collect();
-        self.published
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|key, _| keys.contains(key));
+        self.published.retain(&keys);
     }
 
     /// Fetches `source` and stores its objects, within `source.timeout`.
     pub async fn fetch(&self, source: &BucketSource) -> Result<BucketFetch, SourceError> {
         let key = source.dedupe_key();
-        let previous = self
-            .published
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-            .cloned();
+        let previous = self.published.get(&key);
         let result = match tokio::time::timeout(source.timeout, self.run(source, previous)).await {
             Ok(result) => result,
             Err(_) => Err(SourceError::Bucket {
@@ -97,16 +88,13 @@ impl BucketFetcher {
             }),
         };
         let (fetch, etags) = result?;
-        self.published
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(
-                key,
-                Published {
-                    artifact: fetch.artifact.clone(),
-                    etags,
-                },
-            );
+        self.published.insert(
+            key,
+            Published {
+                artifact: fetch.artifact.clone(),
+                etags,
+            },
+        );
         Ok(fetch)
     }
 
@@ -146,8 +134,7 @@ impl BucketFetcher {
         let revision = Revision::digest_only(digest);
         let etags: HashMap<String, String> = etags.into_iter().collect();
         if let Some(previous) = &previous
-            && previous.artifact.revision == revision
-            && previous.artifact.path.is_dir()
+            && previous.artifact.reusable_for(&revision)
         {
             let fetch = BucketFetch {
                 artifact: previous.artifact.clone(),

@@ -25,7 +25,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::credentials::fingerprint_of;
 use flotilla_api::revision::{Digest, DigestAlgorithm, Revision};
 use flotilla_api::source::GitRepositorySpec;
 use gix::ObjectId;
@@ -34,9 +33,10 @@ pub use auth::{GitAuth, ca_cert_from_secret_data};
 pub use reference::GitTarget;
 pub use remote::Transfer;
 
+use crate::credentials::fingerprint_of;
 use crate::error::{Operation, SourceError};
 use crate::ignore::IgnoreRules;
-use crate::store::{Artifact, ArtifactStore};
+use crate::store::{Artifact, ArtifactStore, LastBySource};
 
 /// Flux's default timeout of Git operations.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -113,7 +113,7 @@ pub struct GitFetcher {
     locks: Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
     /// Each source's last artifact, by [`GitSource::dedupe_key`]: an interval that finds
     /// the same commit reuses it instead of exporting and digesting the tree again.
-    published: Mutex<HashMap<String, Artifact>>,
+    published: LastBySource<Artifact>,
     remote_fetches: AtomicU64,
 }
 
@@ -124,7 +124,7 @@ impl GitFetcher {
             store,
             cache_root: cache_root.into(),
             locks: Mutex::new(HashMap::new()),
-            published: Mutex::new(HashMap::new()),
+            published: LastBySource::default(),
             remote_fetches: AtomicU64::new(0),
         }
     }
@@ -146,10 +146,7 @@ impl GitFetcher {
     /// themselves go through [`ArtifactStore::gc`].
     pub fn prune(&self, live: &[&GitSource]) -> Result<usize, SourceError> {
         let keys: HashSet<String> = live.iter().map(|s| s.dedupe_key()).collect();
-        self.published
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|key, _| keys.contains(key));
+        self.published.retain(&keys);
         let dirs: HashSet<PathBuf> = live.iter().map(|s| self.cache_dir(s)).collect();
         let entries = match std::fs::read_dir(&self.cache_root) {
             Ok(entries) => entries,
@@ -196,12 +193,7 @@ impl GitFetcher {
             locks.entry(cache.clone()).or_default().clone()
         };
         let key = source.dedupe_key();
-        let previous = self
-            .published
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-            .cloned();
+        let previous = self.published.get(&key);
         let interrupt = Arc::new(AtomicBool::new(false));
         let work = {
             let source = source.clone();
@@ -245,10 +237,7 @@ impl GitFetcher {
             if fetch.transfer.contacted_remote {
                 self.remote_fetches.fetch_add(1, Ordering::Relaxed);
             }
-            self.published
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(key, fetch.artifact.clone());
+            self.published.insert(key, fetch.artifact.clone());
         }
         result
     }
@@ -291,8 +280,7 @@ fn fetch_blocking(
         None => Revision::digest_only(digest),
     };
     if let Some(previous) = places.previous
-        && previous.revision == revision
-        && previous.path.is_dir()
+        && previous.reusable_for(&revision)
     {
         return Ok(GitFetch {
             artifact: previous.clone(),

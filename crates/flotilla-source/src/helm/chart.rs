@@ -35,15 +35,8 @@ impl HelmFetcher {
             let revision = Revision::named(version, digest)
                 .map_err(|e| SourceError::InvalidSpec(e.to_string()))?;
             let key = chart.dedupe_key();
-            let previous = self
-                .charts
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get(&key)
-                .cloned();
-            if let Some(previous) = previous
-                && previous.revision == revision
-                && previous.path.is_dir()
+            if let Some(previous) = self.charts.get(&key)
+                && previous.reusable_for(&revision)
             {
                 return Ok(previous);
             }
@@ -56,10 +49,7 @@ impl HelmFetcher {
             })
             .await
             .map_err(|e| SourceError::Rejected(format!("storing the chart failed: {e}")))??;
-            self.charts
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(key, artifact.clone());
+            self.charts.insert(key, artifact.clone());
             Ok(artifact)
         };
         self.bounded(&chart.repository, Operation::HelmChart, work)

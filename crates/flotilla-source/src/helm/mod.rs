@@ -22,8 +22,7 @@ mod chart;
 mod download;
 pub mod index;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use flotilla_api::revision::{Digest, DigestAlgorithm, Revision};
@@ -33,7 +32,7 @@ use sha2::{Digest as _, Sha256};
 use crate::credentials::Credentials;
 use crate::error::{Operation, SourceError};
 use crate::oci::registry::Repository;
-use crate::store::{Artifact, ArtifactStore};
+use crate::store::{Artifact, ArtifactStore, LastBySource};
 use download::{Downloader, Get};
 pub use index::{ChartVersion, IndexFile};
 
@@ -183,9 +182,9 @@ struct CachedIndex {
 pub struct HelmFetcher {
     store: ArtifactStore,
     /// The last parsed index of each repository, by [`HelmRepositorySource::dedupe_key`].
-    indexes: Mutex<HashMap<String, CachedIndex>>,
+    indexes: LastBySource<CachedIndex>,
     /// Each chart source's last artifact, by [`HelmChartSource::dedupe_key`].
-    charts: Mutex<HashMap<String, Artifact>>,
+    charts: LastBySource<Artifact>,
 }
 
 impl HelmFetcher {
@@ -193,21 +192,15 @@ impl HelmFetcher {
     pub fn new(store: ArtifactStore) -> Self {
         Self {
             store,
-            indexes: Mutex::new(HashMap::new()),
-            charts: Mutex::new(HashMap::new()),
+            indexes: LastBySource::default(),
+            charts: LastBySource::default(),
         }
     }
 
     /// Forgets cached indexes and chart artifacts of sources whose keys are not in `live`.
     pub(crate) fn retain(&self, live: &std::collections::HashSet<String>) {
-        self.indexes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|key, _| live.contains(key));
-        self.charts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|key, _| live.contains(key));
+        self.indexes.retain(live);
+        self.charts.retain(live);
     }
 
     /// Downloads `repository`'s index and stores it as an artifact holding `index.yaml`,
@@ -278,13 +271,7 @@ impl HelmFetcher {
             .await?;
         let digest = sha256(&bytes);
         let key = repository.dedupe_key();
-        let cached = self
-            .indexes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-            .filter(|c| c.digest == digest)
-            .cloned();
+        let cached = self.indexes.get(&key).filter(|c| c.digest == digest);
         let cached = match cached {
             Some(cached) => cached,
             None => {
@@ -293,10 +280,7 @@ impl HelmFetcher {
                     digest,
                     index: Arc::new(index),
                 };
-                self.indexes
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(key, cached.clone());
+                self.indexes.insert(key, cached.clone());
                 cached
             }
         };

@@ -13,8 +13,6 @@
 
 pub(crate) mod registry;
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -27,7 +25,7 @@ use crate::archive;
 use crate::credentials::Credentials;
 use crate::error::{Operation, SourceError};
 use crate::ignore::IgnoreRules;
-use crate::store::{Artifact, ArtifactStore};
+use crate::store::{Artifact, ArtifactStore, LastBySource};
 use crate::version_range::{VersionRange, parse_version};
 use registry::{Connect, Registry, Repository};
 
@@ -169,7 +167,7 @@ impl OciSource {
 pub struct OciFetcher {
     store: ArtifactStore,
     /// Each source's last artifact, by [`OciSource::dedupe_key`].
-    published: Mutex<HashMap<String, Artifact>>,
+    published: LastBySource<Artifact>,
     layer_pulls: AtomicU64,
 }
 
@@ -178,7 +176,7 @@ impl OciFetcher {
     pub fn new(store: ArtifactStore) -> Self {
         Self {
             store,
-            published: Mutex::new(HashMap::new()),
+            published: LastBySource::default(),
             layer_pulls: AtomicU64::new(0),
         }
     }
@@ -191,10 +189,7 @@ impl OciFetcher {
 
     /// Forgets the remembered artifacts of every source whose key is not in `live`.
     pub(crate) fn retain(&self, live: &std::collections::HashSet<String>) {
-        self.published
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|key, _| live.contains(key));
+        self.published.retain(live);
     }
 
     /// Fetches `source` and stores the selected layer, within `source.timeout`.
@@ -245,15 +240,8 @@ impl OciFetcher {
             None => Revision::digest_only(digest),
         };
         let key = source.dedupe_key();
-        let previous = self
-            .published
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-            .cloned();
-        if let Some(previous) = previous
-            && previous.revision == revision
-            && previous.path.is_dir()
+        if let Some(previous) = self.published.get(&key)
+            && previous.reusable_for(&revision)
         {
             return Ok(previous);
         }
@@ -293,10 +281,7 @@ impl OciFetcher {
         .map_err(|e| SourceError::Rejected(format!("storing the layer failed: {e}")))??;
         tracing::debug!(url = %repository.url(), revision = %artifact.revision,
             digest = %artifact.digest, "pulled OCI artifact");
-        self.published
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key, artifact.clone());
+        self.published.insert(key, artifact.clone());
         Ok(artifact)
     }
 }
