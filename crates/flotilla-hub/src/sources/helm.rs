@@ -41,18 +41,27 @@ impl SourceKind for HelmRepository {
     }
 
     fn to_source(&self, secrets: &SecretData) -> Result<Option<SourceSpec>, SourceError> {
-        let credentials = match &secrets.auth {
-            Some(data) => Credentials::from_secret_data(data, &host_of(&self.spec.url))?,
-            None => Credentials::Anonymous,
-        };
-        let ca = ca_from(secrets)?;
+        let (credentials, ca) = registry_auth(secrets, &self.spec.url)?;
         let repository = HelmRepositorySource::from_spec(&self.spec, credentials, ca)?;
         Ok((!repository.is_oci()).then_some(SourceSpec::HelmIndex(repository)))
     }
 }
 
+/// A HelmRepository's or OCIRepository's credentials for `url` (the auth Secret's
+/// `username`/`password` or `.dockerconfigjson` entry for its host) and CA ([`ca_from`]).
+pub(super) fn registry_auth(
+    secrets: &SecretData,
+    url: &str,
+) -> Result<(Credentials, Option<String>), SourceError> {
+    let credentials = match &secrets.auth {
+        Some(data) => Credentials::from_secret_data(data, &host_of(url))?,
+        None => Credentials::Anonymous,
+    };
+    Ok((credentials, ca_from(secrets)?))
+}
+
 /// `ca.crt` of the cert Secret, else of the auth Secret.
-pub(super) fn ca_from(secrets: &SecretData) -> Result<Option<String>, SourceError> {
+fn ca_from(secrets: &SecretData) -> Result<Option<String>, SourceError> {
     if let Some(data) = &secrets.cert
         && let Some(ca) = ca_cert_from_secret_data(data)?
     {
@@ -65,7 +74,7 @@ pub(super) fn ca_from(secrets: &SecretData) -> Result<Option<String>, SourceErro
 }
 
 /// `host[:port]` of a URL, the key of a Docker config's `auths`.
-pub(super) fn host_of(url: &str) -> String {
+fn host_of(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
     rest.split(['/', '?', '#'])
         .next()

@@ -8,9 +8,9 @@ use std::time::Duration;
 use flotilla_api::OCIRepository;
 use flotilla_api::source::SourceStatus;
 use flotilla_source::oci::OciSource;
-use flotilla_source::{Credentials, SourceError, SourceSpec};
+use flotilla_source::{SourceError, SourceSpec};
 
-use super::helm::{ca_from, host_of};
+use super::helm::registry_auth;
 use super::{SecretData, SourceKind};
 
 impl SourceKind for OCIRepository {
@@ -35,11 +35,7 @@ impl SourceKind for OCIRepository {
     }
 
     fn to_source(&self, secrets: &SecretData) -> Result<Option<SourceSpec>, SourceError> {
-        let credentials = match &secrets.auth {
-            Some(data) => Credentials::from_secret_data(data, &host_of(&self.spec.url))?,
-            None => Credentials::Anonymous,
-        };
-        let ca = ca_from(secrets)?;
+        let (credentials, ca) = registry_auth(secrets, &self.spec.url)?;
         OciSource::from_spec(&self.spec, credentials, ca).map(|s| Some(SourceSpec::Oci(s)))
     }
 }
