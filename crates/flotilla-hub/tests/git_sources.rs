@@ -13,7 +13,7 @@ use common::{Hub, NS, eventually};
 use flotilla_api::GitRepository;
 use flotilla_api::conditions::{self, Status};
 use flotilla_api::well_known::RECONCILE_REQUESTED_AT_ANNOTATION;
-use flotilla_testkit::git::{GitHttpServer, GitRepos, HttpAuth};
+use flotilla_testkit::git::{GitHttpServer, GitRepos, HttpAuth, WorkTree};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 
 fn gitrepo(name: &str, url: &str, interval: &str) -> GitRepository {
@@ -24,6 +24,28 @@ fn gitrepo(name: &str, url: &str, interval: &str) -> GitRepository {
         "spec": {"url": url, "interval": interval, "ref": {"branch": "main"}, "timeout": "20s"},
     }))
     .unwrap()
+}
+
+/// Creates `gitrepo(name, url, interval)`.
+async fn create(
+    api: &Api<GitRepository>,
+    name: &str,
+    url: &str,
+    interval: &str,
+) -> anyhow::Result<()> {
+    api.create(&PostParams::default(), &gitrepo(name, url, interval))
+        .await?;
+    Ok(())
+}
+
+/// A repository `app` whose `main` has one pushed commit (`a.yaml`), and that commit.
+fn repo_with_one_commit() -> anyhow::Result<(GitRepos, WorkTree, String)> {
+    let repos = GitRepos::new()?;
+    let work = repos.create("app", "main")?;
+    work.write("a.yaml", "a: 1\n")?;
+    let head = work.commit("first")?;
+    work.push()?;
+    Ok((repos, work, head))
 }
 
 /// Waits until `name` is Ready for its current generation with a revision for `commit`.
@@ -60,11 +82,7 @@ async fn a_gitrepository_becomes_ready_and_follows_new_commits() -> anyhow::Resu
     let server = GitHttpServer::start(&repos, HttpAuth::None).await?;
     let hub = Hub::start().await?;
     let api = hub.api::<GitRepository>();
-    api.create(
-        &PostParams::default(),
-        &gitrepo("app", &server.url("app"), "1s"),
-    )
-    .await?;
+    create(&api, "app", &server.url("app"), "1s").await?;
 
     let repo = ready_at(&api, "app", &first).await?;
     let status = repo.status.unwrap();
@@ -111,11 +129,7 @@ async fn a_gitrepository_becomes_ready_and_follows_new_commits() -> anyhow::Resu
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requested_at_reconciles_at_once_and_suspend_stops_it() -> anyhow::Result<()> {
-    let repos = GitRepos::new()?;
-    let work = repos.create("app", "main")?;
-    work.write("a.yaml", "a: 1\n")?;
-    let first = work.commit("first")?;
-    work.push()?;
+    let (repos, work, first) = repo_with_one_commit()?;
     let other = repos.create("other", "main")?;
     other.write("b.yaml", "b: 1\n")?;
     other.commit("b")?;
@@ -124,11 +138,7 @@ async fn requested_at_reconciles_at_once_and_suspend_stops_it() -> anyhow::Resul
     let hub = Hub::start().await?;
     let api = hub.api::<GitRepository>();
     // An hour's interval: only a request can make it fetch again within the test.
-    api.create(
-        &PostParams::default(),
-        &gitrepo("app", &server.url("app"), "1h"),
-    )
-    .await?;
+    create(&api, "app", &server.url("app"), "1h").await?;
     ready_at(&api, "app", &first).await?;
 
     work.write("a.yaml", "a: 2\n")?;
@@ -150,11 +160,7 @@ async fn requested_at_reconciles_at_once_and_suspend_stops_it() -> anyhow::Resul
     work.push()?;
     annotate(&api, "app", "2026-11-26T07:05:00Z").await?;
     // A second source fetched every second shows the controllers at work meanwhile.
-    api.create(
-        &PostParams::default(),
-        &gitrepo("other", &server.url("other"), "1s"),
-    )
-    .await?;
+    create(&api, "other", &server.url("other"), "1s").await?;
     let git = hub.sources.git();
     let start = git.remote_fetches();
     eventually("three more fetches of the other source", || async {
@@ -184,11 +190,7 @@ async fn requested_at_reconciles_at_once_and_suspend_stops_it() -> anyhow::Resul
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_password_is_authentication_failed_and_does_not_stall_others() -> anyhow::Result<()>
 {
-    let repos = GitRepos::new()?;
-    let work = repos.create("app", "main")?;
-    work.write("a.yaml", "a: 1\n")?;
-    let head = work.commit("first")?;
-    work.push()?;
+    let (repos, _work, head) = repo_with_one_commit()?;
     let server =
         GitHttpServer::start(&repos, HttpAuth::Basic("git".into(), "right-pass".into())).await?;
     let hub = Hub::start().await?;
@@ -236,20 +238,12 @@ async fn a_wrong_password_is_authentication_failed_and_does_not_stall_others() -
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_sources_frees_their_shared_artifact_with_the_last_one() -> anyhow::Result<()> {
-    let repos = GitRepos::new()?;
-    let work = repos.create("app", "main")?;
-    work.write("a.yaml", "a: 1\n")?;
-    let head = work.commit("first")?;
-    work.push()?;
+    let (repos, _work, head) = repo_with_one_commit()?;
     let server = GitHttpServer::start(&repos, HttpAuth::None).await?;
     let hub = Hub::start().await?;
     let api = hub.api::<GitRepository>();
     for name in ["one", "two"] {
-        api.create(
-            &PostParams::default(),
-            &gitrepo(name, &server.url("app"), "1h"),
-        )
-        .await?;
+        create(&api, name, &server.url("app"), "1h").await?;
     }
     let one = ready_at(&api, "one", &head).await?;
     let two = ready_at(&api, "two", &head).await?;
@@ -281,19 +275,10 @@ async fn deleting_sources_frees_their_shared_artifact_with_the_last_one() -> any
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_wait_for_ready_works() -> anyhow::Result<()> {
-    let repos = GitRepos::new()?;
-    let work = repos.create("app", "main")?;
-    work.write("a.yaml", "a: 1\n")?;
-    work.commit("first")?;
-    work.push()?;
+    let (repos, _work, _) = repo_with_one_commit()?;
     let server = GitHttpServer::start(&repos, HttpAuth::None).await?;
     let hub = Hub::start().await?;
-    hub.api::<GitRepository>()
-        .create(
-            &PostParams::default(),
-            &gitrepo("x", &server.url("app"), "1h"),
-        )
-        .await?;
+    create(&hub.api(), "x", &server.url("app"), "1h").await?;
     let kubectl = flotilla_testkit::tools::kubectl()?;
     let kubeconfig = hub.kubeconfig.clone();
     let output = tokio::task::spawn_blocking(move || {
@@ -326,11 +311,7 @@ async fn kubectl_wait_for_ready_works() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_source_does_not_hold_up_the_others() -> anyhow::Result<()> {
     let silent = flotilla_testkit::git::SilentServer::start().await?;
-    let repos = GitRepos::new()?;
-    let work = repos.create("app", "main")?;
-    work.write("a.yaml", "a: 1\n")?;
-    let head = work.commit("first")?;
-    work.push()?;
+    let (repos, _work, head) = repo_with_one_commit()?;
     let server = GitHttpServer::start(&repos, HttpAuth::None).await?;
     let hub = Hub::start().await?;
     let api = hub.api::<GitRepository>();
@@ -347,11 +328,7 @@ async fn a_hanging_source_does_not_hold_up_the_others() -> anyhow::Result<()> {
     })
     .await?;
 
-    api.create(
-        &PostParams::default(),
-        &gitrepo("app", &server.url("app"), "1h"),
-    )
-    .await?;
+    create(&api, "app", &server.url("app"), "1h").await?;
     ready_at(&api, "app", &head).await?;
     // The other fetch is still in progress: it never finished, it just did not block.
     let repo = api.get("hanging").await?;
