@@ -42,6 +42,18 @@ fn sha256_hex(path: &std::path::Path) -> String {
         .collect()
 }
 
+/// A repository served over HTTP (with basic `auth` if given) holding one chart, podinfo
+/// 1.0.0, indexed; the charts' directory must outlive the server.
+async fn podinfo_repo(auth: Option<(&str, &str)>) -> (HelmCharts, HelmRepoServer) {
+    let charts = HelmCharts::new().unwrap();
+    charts.package("podinfo", "1.0.0", "x").unwrap();
+    charts.index(None).unwrap();
+    let server = HelmRepoServer::start(&charts.repo_dir(), auth)
+        .await
+        .unwrap();
+    (charts, server)
+}
+
 /// Digest-named artifact directories in the store.
 fn artifacts(dir: &TempDir) -> usize {
     std::fs::read_dir(dir.path().join("store"))
@@ -194,12 +206,7 @@ async fn a_corrupted_chart_fails_its_digest_check_and_stores_nothing() {
 
 #[tokio::test]
 async fn wrong_password_is_an_authentication_failure() {
-    let charts = HelmCharts::new().unwrap();
-    charts.package("podinfo", "1.0.0", "x").unwrap();
-    charts.index(None).unwrap();
-    let server = HelmRepoServer::start(&charts.repo_dir(), Some(("flux", "s3cret")))
-        .await
-        .unwrap();
+    let (_charts, server) = podinfo_repo(Some(("flux", "s3cret"))).await;
     let dir = tempfile::tempdir().unwrap();
     let fetcher = HelmFetcher::new(store(&dir));
     let with = |credentials: Credentials| HelmRepositorySource {
@@ -270,12 +277,7 @@ async fn credentials_reach_another_host_only_with_pass_credentials() {
 
 #[tokio::test]
 async fn a_missing_chart_or_version_is_named() {
-    let charts = HelmCharts::new().unwrap();
-    charts.package("podinfo", "1.0.0", "x").unwrap();
-    charts.index(None).unwrap();
-    let server = HelmRepoServer::start(&charts.repo_dir(), None)
-        .await
-        .unwrap();
+    let (_charts, server) = podinfo_repo(None).await;
     let dir = tempfile::tempdir().unwrap();
     let fetcher = HelmFetcher::new(store(&dir));
     let repo = repository(&server.url());
@@ -342,12 +344,7 @@ async fn an_unresponsive_host_times_out_within_the_timeout() {
 
 #[tokio::test]
 async fn concurrent_fetches_of_the_same_chart_share_one_download() {
-    let charts = HelmCharts::new().unwrap();
-    charts.package("podinfo", "1.0.0", "x").unwrap();
-    charts.index(None).unwrap();
-    let server = HelmRepoServer::start(&charts.repo_dir(), None)
-        .await
-        .unwrap();
+    let (_charts, server) = podinfo_repo(None).await;
     let dir = tempfile::tempdir().unwrap();
     let sources = Sources::new(store(&dir), dir.path().join("cache"));
     let spec = SourceSpec::HelmChart(chart(&repository(&server.url()), "podinfo", "1.x"));
