@@ -168,16 +168,19 @@ pub(crate) fn fingerprint_of(fields: &[&str]) -> String {
         .collect()
 }
 
+/// A Secret's data from text pairs, for unit tests of the kinds' Secret readers.
+#[cfg(test)]
+pub(crate) fn secret_data(pairs: &[(&str, &str)]) -> BTreeMap<String, Vec<u8>> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn data(pairs: &[(&str, &str)]) -> BTreeMap<String, Vec<u8>> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
-            .collect()
-    }
+    use secret_data as data;
 
     #[test]
     fn reads_basic_and_docker_config_secrets_without_printing_them() {

@@ -178,6 +178,7 @@ pub fn revision_of<'a>(objects: impl IntoIterator<Item = (&'a str, &'a str)>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::credentials::secret_data as data;
 
     #[test]
     fn source_from_a_bucket_spec() {
@@ -213,12 +214,6 @@ mod tests {
 
     #[test]
     fn credentials_need_both_keys() {
-        let data = |pairs: &[(&str, &str)]| {
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
-                .collect::<BTreeMap<_, _>>()
-        };
         assert!(BucketCredentials::from_secret_data(&data(&[("accesskey", "a")])).is_err());
         assert_eq!(
             BucketCredentials::from_secret_data(&data(&[])).unwrap(),

@@ -114,15 +114,10 @@ fn base64(input: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::credentials::secret_data as data;
 
     #[test]
     fn reads_secrets_and_never_prints_them() {
-        let data = |pairs: &[(&str, &str)]| {
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
-                .collect::<BTreeMap<_, _>>()
-        };
         let basic = GitAuth::from_secret_data(&data(&[("username", "u"), ("password", "hunter2")]))
             .unwrap();
         assert!(matches!(&basic, GitAuth::Basic { username, .. } if username == "u"));
