@@ -149,3 +149,21 @@ impl SourceError {
         }
     }
 }
+
+/// `work`'s result if it ends within `timeout`; past it, `work` is dropped and the fetch
+/// fails with a [`SourceError::Timeout`] of `operation` on `url()`.
+pub(crate) async fn bounded<T>(
+    timeout: std::time::Duration,
+    operation: Operation,
+    url: impl FnOnce() -> String,
+    work: impl Future<Output = Result<T, SourceError>>,
+) -> Result<T, SourceError> {
+    match tokio::time::timeout(timeout, work).await {
+        Ok(result) => result,
+        Err(_) => Err(SourceError::Timeout {
+            operation,
+            url: url(),
+            seconds: timeout.as_secs(),
+        }),
+    }
+}

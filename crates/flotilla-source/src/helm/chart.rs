@@ -9,7 +9,7 @@ use super::{
 };
 use crate::archive;
 use crate::credentials::Credentials;
-use crate::error::{Operation, SourceError};
+use crate::error::{Operation, SourceError, bounded};
 use crate::oci::registry::{Connect, Registry, Repository};
 use crate::store::Artifact;
 use crate::version_range::VersionRange;
@@ -52,8 +52,8 @@ impl HelmFetcher {
             self.charts.insert(key, artifact.clone());
             Ok(artifact)
         };
-        self.bounded(&chart.repository, Operation::HelmChart, work)
-            .await
+        let url = || chart.repository.shown_url();
+        bounded(chart.repository.timeout, Operation::HelmChart, url, work).await
     }
 
     /// Resolves the chart in the index and downloads its package, checking its digest.

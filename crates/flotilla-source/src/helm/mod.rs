@@ -30,7 +30,7 @@ use flotilla_api::source::{HelmRepositorySpec, HelmRepositoryType};
 use sha2::{Digest as _, Sha256};
 
 use crate::credentials::Credentials;
-use crate::error::{Operation, SourceError};
+use crate::error::{Operation, SourceError, bounded};
 use crate::oci::registry::Repository;
 use crate::store::{Artifact, ArtifactStore, LastBySource};
 use download::{Downloader, Get};
@@ -229,24 +229,8 @@ impl HelmFetcher {
             .await
             .map_err(|e| SourceError::Rejected(format!("storing the index failed: {e}")))?
         };
-        self.bounded(repository, Operation::HelmIndex, work).await
-    }
-
-    /// Runs `work` within the repository's timeout.
-    async fn bounded<T>(
-        &self,
-        repository: &HelmRepositorySource,
-        operation: Operation,
-        work: impl Future<Output = Result<T, SourceError>>,
-    ) -> Result<T, SourceError> {
-        match tokio::time::timeout(repository.timeout, work).await {
-            Ok(result) => result,
-            Err(_) => Err(SourceError::Timeout {
-                operation,
-                url: repository.shown_url(),
-                seconds: repository.timeout.as_secs(),
-            }),
-        }
+        let url = || repository.shown_url();
+        bounded(repository.timeout, Operation::HelmIndex, url, work).await
     }
 
     /// Downloads `index.yaml`; parses it unless its digest is that of the cached one.

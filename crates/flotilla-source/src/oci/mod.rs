@@ -23,7 +23,7 @@ use oci_client::manifest::OciDescriptor;
 
 use crate::archive;
 use crate::credentials::Credentials;
-use crate::error::{Operation, SourceError};
+use crate::error::{Operation, SourceError, bounded};
 use crate::ignore::IgnoreRules;
 use crate::store::{Artifact, ArtifactStore, LastBySource};
 use crate::version_range::{VersionRange, parse_version};
@@ -195,14 +195,8 @@ impl OciFetcher {
     /// Fetches `source` and stores the selected layer, within `source.timeout`.
     pub async fn fetch(&self, source: &OciSource) -> Result<Artifact, SourceError> {
         let repository = Repository::parse(&source.url)?;
-        match tokio::time::timeout(source.timeout, self.fetch_inner(source, &repository)).await {
-            Ok(result) => result,
-            Err(_) => Err(SourceError::Timeout {
-                operation: Operation::Oci,
-                url: repository.url(),
-                seconds: source.timeout.as_secs(),
-            }),
-        }
+        let work = self.fetch_inner(source, &repository);
+        bounded(source.timeout, Operation::Oci, || repository.url(), work).await
     }
 
     async fn fetch_inner(
