@@ -108,16 +108,7 @@ async fn an_ocirepository_pulls_the_selected_layer() -> anyhow::Result<()> {
     let charts = HelmCharts::new()?;
     let tgz = charts.package("podinfo", "1.0.0", "v1")?;
     let target = format!("oci://{}/charts", registry.host());
-    let out = charts
-        .helm(["push"])
-        .arg(&tgz)
-        .args([target.as_str(), "--plain-http"])
-        .output()?;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    charts.push_plain_http(&tgz, &target)?;
     let hub = Hub::start().await?;
     let api = hub.api::<OCIRepository>();
     api.create(

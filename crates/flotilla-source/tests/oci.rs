@@ -449,17 +449,7 @@ async fn a_chart_pushed_by_helm_is_pulled_as_an_oci_chart_and_shared() {
     for version in ["0.1.0", "0.2.0", "1.0.0+build.7"] {
         let tgz = charts.package("podinfo", version, version).unwrap();
         let target = format!("oci://{}/charts", registry.host());
-        let out = charts
-            .helm(["push"])
-            .arg(&tgz)
-            .args([target.as_str(), "--plain-http"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        charts.push_plain_http(&tgz, &target).unwrap();
         packages.insert(version, std::fs::read(&tgz).unwrap());
     }
     let dir = tempfile::tempdir().unwrap();

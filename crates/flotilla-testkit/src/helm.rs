@@ -88,6 +88,15 @@ impl HelmCharts {
         cmd.run()
     }
 
+    /// Pushes `package` to the OCI registry `target` (`oci://host[:port]/repository`) over
+    /// plain HTTP with `helm push`.
+    pub fn push_plain_http(&self, package: &Path, target: &str) -> anyhow::Result<()> {
+        self.helm(["push"])
+            .arg(package)
+            .args([target, "--plain-http"])
+            .run()
+    }
+
     /// Runs `helm` with `args` isolated from the machine's Helm configuration.
     pub fn helm<const N: usize>(&self, args: [&str; N]) -> Command {
         let home = self.dir.path().join("helm");
