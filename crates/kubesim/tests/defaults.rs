@@ -290,3 +290,24 @@ async fn kubectl_sees_no_drift_after_create_or_apply() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secret_string_data_is_stored_as_data() {
+    let fleet = Fleet::start(FleetConfig::with_clusters(1)).await.unwrap();
+    let client = client(&fleet.clusters()[0]).await;
+    let secrets = api(&client, "", "Secret", "secrets");
+    let body = json!({
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds"},
+        "data": {"user": "YWRtaW4=", "token": "b2xk"},
+        "stringData": {"token": "new"}
+    });
+    let stored = apply(&secrets, &body).await;
+    assert_eq!(stored["data"], json!({"user": "YWRtaW4=", "token": "bmV3"}));
+    assert!(stored.get("stringData").is_none(), "{stored}");
+    let rv = stored["metadata"]["resourceVersion"].clone();
+    assert_eq!(
+        apply(&secrets, &body).await["metadata"]["resourceVersion"],
+        rv
+    );
+    fleet.shutdown().await;
+}

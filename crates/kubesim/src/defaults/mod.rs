@@ -17,6 +17,8 @@ pub mod service;
 pub mod workloads;
 
 use crate::store::StoreState;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
 
 /// Sets `map[key]` unless it holds a value (a JSON null counts as unset, as in Go).
@@ -50,6 +52,10 @@ pub fn apply(group: &str, kind: &str, object: &mut Value) {
         workloads::job(object);
         return;
     }
+    if let ("", "Secret") = (group, kind) {
+        secret_string_data(object);
+        return;
+    }
     if let ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") = (group, kind) {
         rbac_subjects(object);
         return;
@@ -68,6 +74,25 @@ pub fn apply(group: &str, kind: &str, object: &mut Value) {
         ("", "Service") => service::defaults(spec),
         ("", "PersistentVolumeClaim") => pvc_spec(spec),
         _ => {}
+    }
+}
+
+/// A Secret's `stringData` written into `data`, base64-encoded, over any same key, as the
+/// v1 → internal conversion does: `stringData` is write-only and never stored or returned.
+fn secret_string_data(secret: &mut Value) {
+    let Some(fields) = secret.as_object_mut() else {
+        return;
+    };
+    let Some(Value::Object(strings)) = fields.remove("stringData") else {
+        return;
+    };
+    let Some(data) = object_at(fields, "data") else {
+        return;
+    };
+    for (key, value) in strings {
+        if let Value::String(text) = value {
+            data.insert(key, Value::String(STANDARD.encode(text)));
+        }
     }
 }
 
