@@ -123,10 +123,7 @@ impl BucketSource {
             prefix: spec.prefix.clone().filter(|p| !p.is_empty()),
             credentials,
             ignore: spec.ignore.clone(),
-            timeout: spec
-                .timeout
-                .as_ref()
-                .map_or(DEFAULT_TIMEOUT, |d| Duration::from(*d)),
+            timeout: spec.timeout.map_or(DEFAULT_TIMEOUT, Duration::from),
         })
     }
 

@@ -72,10 +72,7 @@ impl GitSource {
             auth,
             ignore: spec.ignore.clone(),
             ca_cert,
-            timeout: spec
-                .timeout
-                .as_ref()
-                .map_or(DEFAULT_TIMEOUT, |d| Duration::from(*d)),
+            timeout: spec.timeout.map_or(DEFAULT_TIMEOUT, Duration::from),
         })
     }
 

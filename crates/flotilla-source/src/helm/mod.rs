@@ -84,10 +84,7 @@ impl HelmRepositorySource {
             ca_cert,
             pass_credentials: spec.pass_credentials,
             insecure: spec.insecure,
-            timeout: spec
-                .timeout
-                .as_ref()
-                .map_or(DEFAULT_TIMEOUT, |d| Duration::from(*d)),
+            timeout: spec.timeout.map_or(DEFAULT_TIMEOUT, Duration::from),
         };
         source.check_url()?;
         Ok(source)

@@ -139,10 +139,7 @@ impl OciSource {
                 operation: selector.operation.unwrap_or_default(),
             },
             ignore: spec.ignore.clone(),
-            timeout: spec
-                .timeout
-                .as_ref()
-                .map_or(DEFAULT_TIMEOUT, |d| Duration::from(*d)),
+            timeout: spec.timeout.map_or(DEFAULT_TIMEOUT, Duration::from),
         })
     }
 
