@@ -73,66 +73,88 @@ pub fn apply(
         now: &now,
     };
     let key = key(ctx, ctx.name());
-    let mut store = ctx.state.store.lock();
-    let live = store.get(&key).cloned();
-    // A resourceVersion in the applied configuration is a precondition.
-    if let (Some(live), Some(rv)) = (&live, meta::meta_str(&config, "resourceVersion"))
-        && !rv.is_empty()
-        && meta::meta_str(live, "resourceVersion") != Some(rv)
-    {
-        return Err(ApiError::conflict_modified(
-            &ctx.info.group,
-            &ctx.info.plural,
-            ctx.name(),
-        ));
-    }
-    let written = with_field_manager(ctx, subresource, |fm| {
-        let Some(fm) = fm else {
-            return Err(ApiError::unsupported_media_type(&[
-                "application/json-patch+json",
-                "application/merge-patch+json",
-            ]));
-        };
-        fm.apply(live.as_deref(), &config, &writer, ctx.query.force)
-            .map_err(|e| fields::ssa_error(ctx, e))
-    })?;
-    match live {
-        None => {
-            if subresource.is_some() {
-                return Err(ctx.not_found());
-            }
-            check_namespace(ctx, &store, true)?;
-            let mut object = written.object;
-            fields::normalize_custom(ctx, &mut object);
-            meta::prepare_create(ctx, &mut object)?;
-            super::objects::default_builtin(ctx, &mut object);
-            fields::validate_custom(ctx, &object, None, None)?;
-            super::objects::on_create(ctx, &mut object, &store);
-            let stored = if ctx.query.dry_run {
-                std::sync::Arc::new(object)
-            } else {
-                store.put(key, object)
-            };
-            Ok(json_response(StatusCode::CREATED, &present(ctx, &stored)))
+    // The merge, defaulting and validation run without the store lock, on the object as
+    // read; the write then checks under the lock that the object is still the one read
+    // and otherwise starts over (the API server's optimistic GuaranteedUpdate). Concurrent
+    // applies to one cluster so merge in parallel; only the check and the write serialize.
+    loop {
+        let live = ctx.state.store.lock().get(&key).cloned();
+        // A resourceVersion in the applied configuration is a precondition.
+        if let (Some(live), Some(rv)) = (&live, meta::meta_str(&config, "resourceVersion"))
+            && !rv.is_empty()
+            && meta::meta_str(live, "resourceVersion") != Some(rv)
+        {
+            return Err(ApiError::conflict_modified(
+                &ctx.info.group,
+                &ctx.info.plural,
+                ctx.name(),
+            ));
         }
-        Some(live) => {
-            if !written.object_changed && !written.managed_fields_changed {
-                return Ok(ok(&present(ctx, &live)));
+        let written = with_field_manager(ctx, subresource, |fm| {
+            let Some(fm) = fm else {
+                return Err(ApiError::unsupported_media_type(&[
+                    "application/json-patch+json",
+                    "application/merge-patch+json",
+                ]));
+            };
+            fm.apply(live.as_deref(), &config, &writer, ctx.query.force)
+                .map_err(|e| fields::ssa_error(ctx, e))
+        })?;
+        match live {
+            None => {
+                if subresource.is_some() {
+                    return Err(ctx.not_found());
+                }
+                let mut object = written.object;
+                fields::normalize_custom(ctx, &mut object);
+                let prepared = meta::prepare_create(ctx, &mut object).and_then(|_| {
+                    super::objects::default_builtin(ctx, &mut object);
+                    fields::validate_custom(ctx, &object, None, None)
+                });
+                let mut store = ctx.state.store.lock();
+                if store.get(&key).is_some() {
+                    continue;
+                }
+                // A missing Namespace is reported before the object's own errors.
+                check_namespace(ctx, &store, true)?;
+                prepared?;
+                // Allocations (a Service's IP) see every stored object: under the lock.
+                super::objects::on_create(ctx, &mut object, &store);
+                let stored = if ctx.query.dry_run {
+                    std::sync::Arc::new(object)
+                } else {
+                    store.put(key, object)
+                };
+                drop(store);
+                return Ok(json_response(StatusCode::CREATED, &present(ctx, &stored)));
             }
-            let mut object = written.object;
-            fields::normalize_custom(ctx, &mut object);
-            meta::prepare_update(ctx, &live, &mut object, subresource);
-            if subresource.is_none() && ctx.info.builtin {
-                super::objects::default_builtin(ctx, &mut object);
-                crate::defaults::on_update(&ctx.info.group, &ctx.info.kind, &live, &mut object);
+            Some(live) => {
+                if !written.object_changed && !written.managed_fields_changed {
+                    return Ok(ok(&present(ctx, &live)));
+                }
+                let mut object = written.object;
+                fields::normalize_custom(ctx, &mut object);
+                meta::prepare_update(ctx, &live, &mut object, subresource);
+                if subresource.is_none() && ctx.info.builtin {
+                    super::objects::default_builtin(ctx, &mut object);
+                    crate::defaults::on_update(&ctx.info.group, &ctx.info.kind, &live, &mut object);
+                }
+                fields::validate_custom(ctx, &object, Some(&live), subresource)?;
+                super::objects::check_immutable(ctx, subresource, &live, &object)?;
+                if meta::is_noop(&live, &object) || ctx.query.dry_run {
+                    return Ok(ok(&present(ctx, &object)));
+                }
+                let mut store = ctx.state.store.lock();
+                if !store
+                    .get(&key)
+                    .is_some_and(|current| std::sync::Arc::ptr_eq(current, &live))
+                {
+                    continue;
+                }
+                let stored = store.put(key, object);
+                drop(store);
+                return Ok(ok(&present(ctx, &stored)));
             }
-            fields::validate_custom(ctx, &object, Some(&live), subresource)?;
-            super::objects::check_immutable(ctx, subresource, &live, &object)?;
-            if meta::is_noop(&live, &object) || ctx.query.dry_run {
-                return Ok(ok(&present(ctx, &object)));
-            }
-            let stored = store.put(key, object);
-            Ok(ok(&present(ctx, &stored)))
         }
     }
 }
