@@ -354,26 +354,13 @@ impl Validator {
         path: &str,
         top: bool,
     ) {
-        let n = map.len() as u64;
-        if let Some(max) = count(schema, "maxProperties")
-            && n > max
-        {
-            self.push(
-                ErrorKind::TooMany,
-                path,
-                Some(n.to_string()),
-                format!("must have at most {max} items"),
-            );
-        }
-        if let Some(min) = count(schema, "minProperties")
-            && n < min
-        {
-            self.invalid(
-                path,
-                n.to_string(),
-                format!("should have at least {min} properties"),
-            );
-        }
+        self.size(
+            schema,
+            path,
+            map.len(),
+            ["maxProperties", "minProperties"],
+            "properties",
+        );
         for required in schema
             .get("required")
             .and_then(Value::as_array)
@@ -412,9 +399,18 @@ impl Validator {
         }
     }
 
-    fn array(&mut self, schema: &Value, items: &[Value], path: &str) {
-        let n = items.len() as u64;
-        if let Some(max) = count(schema, "maxItems")
+    /// The `[max, min]` size bounds of an object's properties or an array's items, with the
+    /// real server's wording (its TooMany message says "items" for both).
+    fn size(
+        &mut self,
+        schema: &Value,
+        path: &str,
+        len: usize,
+        [max_key, min_key]: [&str; 2],
+        noun: &str,
+    ) {
+        let n = len as u64;
+        if let Some(max) = count(schema, max_key)
             && n > max
         {
             self.push(
@@ -424,15 +420,19 @@ impl Validator {
                 format!("must have at most {max} items"),
             );
         }
-        if let Some(min) = count(schema, "minItems")
+        if let Some(min) = count(schema, min_key)
             && n < min
         {
             self.invalid(
                 path,
                 n.to_string(),
-                format!("should have at least {min} items"),
+                format!("should have at least {min} {noun}"),
             );
         }
+    }
+
+    fn array(&mut self, schema: &Value, items: &[Value], path: &str) {
+        self.size(schema, path, items.len(), ["maxItems", "minItems"], "items");
         if let Some(item_schema) = schema.get("items") {
             // Items are not correlated with the old list's: each is validated.
             for (i, item) in items.iter().enumerate() {
