@@ -31,7 +31,7 @@ use kube::api::PatchParams;
 
 use crate::crd;
 use crate::error::{ApplyError, Failures};
-use crate::memory::Memory;
+use crate::memory::{ForeignMemory, Memory, MemorySnapshot};
 use crate::owner::Owner;
 use crate::plan::{self, Context, Planned};
 use crate::report::ApplyReport;
@@ -112,6 +112,21 @@ impl Applier {
     pub fn with_options(mut self, options: ApplyOptions) -> Self {
         self.options = options;
         self
+    }
+
+    /// The same applier remembering what `snapshot` records (taken by
+    /// [`memory_snapshot`](Self::memory_snapshot) of an applier for the same deployer,
+    /// e.g. before a restart), in place of what it remembered. A snapshot of another
+    /// deployer is refused; one of another cluster matches no object there.
+    pub fn with_memory(mut self, snapshot: MemorySnapshot) -> Result<Self, ForeignMemory> {
+        self.memory = Memory::restore(&self.owner, snapshot)?;
+        Ok(self)
+    }
+
+    /// What this applier remembers of its writes, to store (e.g. next to the inventory)
+    /// and hand to the next applier with [`with_memory`](Self::with_memory).
+    pub fn memory_snapshot(&self) -> MemorySnapshot {
+        self.memory.snapshot(&self.owner)
     }
 
     /// The deployer this applier acts for.

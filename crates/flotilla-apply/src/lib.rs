@@ -44,6 +44,7 @@ pub use annotations::{Policy, PolicyError, SsaMode};
 pub use applier::{Applier, ApplyOptions};
 pub use error::{ApplyError, Failures, ObjectFailure};
 pub use inventory::{Inventory, InventoryEntry};
+pub use memory::{ForeignMemory, MemorySnapshot};
 pub use owner::Owner;
 pub use prune::{KeepReason, PruneError, PruneOptions, PruneReport, Pruner};
 pub use report::{Action, AppliedObject, ApplyReport};

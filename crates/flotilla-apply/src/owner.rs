@@ -2,11 +2,12 @@
 //! drift detection can find exactly Flotilla's objects and nothing else.
 
 use flotilla_api::well_known::{OWNER_KIND_LABEL, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// The deployer an apply acts for (a Kustomization or HelmRelease on the management
 /// cluster), written onto every object as `flotilla.dev/kind|namespace|name` labels.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Owner {
     /// Kind of the deployer, e.g. `Kustomization`.
     pub kind: String,
@@ -14,6 +15,13 @@ pub struct Owner {
     pub namespace: String,
     /// Name of the deployer.
     pub name: String,
+}
+
+impl std::fmt::Display for Owner {
+    /// `Kind namespace/name`, e.g. `Kustomization fleet/apps`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}/{}", self.kind, self.namespace, self.name)
+    }
 }
 
 impl Owner {

@@ -29,7 +29,7 @@ use crate::concurrent::in_order;
 use crate::error::{ApplyError, ObjectFailure};
 use crate::force;
 use crate::live::LiveObjects;
-use crate::memory::{self, Digest, Memory};
+use crate::memory::{self, Digest, Memory, Version};
 use crate::owner::Owner;
 use crate::report::{Action, AppliedObject};
 use crate::target::{Target, Targets};
@@ -38,8 +38,8 @@ use crate::target::{Target, Targets};
 #[derive(Debug)]
 pub(crate) enum Step {
     /// Nothing: the object is reported with this action (unchanged or skipped) and the
-    /// live resourceVersion, if it exists.
-    Keep(Action, Option<String>),
+    /// live version, if it exists.
+    Keep(Action, Option<Version>),
     /// Server-side apply. `existing` is the resourceVersion the dry-run saw, `None` when
     /// the object is absent.
     Apply { existing: Option<String> },
@@ -100,11 +100,8 @@ pub(crate) async fn plan<'a>(
             async move {
                 let digest = memory::digest(&object.value, ctx.params.force);
                 let untouched = live.is_some_and(|l| {
-                    ctx.memory.untouched(
-                        &effective_id(object, &target),
-                        &digest,
-                        l.metadata.resource_version.as_deref(),
-                    )
+                    ctx.memory
+                        .untouched(&effective_id(object, &target), &digest, &l.metadata)
                 });
                 let step = plan_one(ctx.force, untouched, object, &target, live, dry_run).await?;
                 Ok(Planned {
@@ -143,7 +140,7 @@ async fn plan_one(
         reason: e.to_string(),
     })?;
     let live_policy = live.map(|l| policy_of(&l.metadata)).unwrap_or_default();
-    let live_version = live.and_then(|l| l.metadata.resource_version.clone());
+    let live_version = live.and_then(|l| Version::of(&l.metadata));
     if policy.excluded() || live_policy.reconcile_disabled {
         return Ok(Step::Keep(Action::Skipped, live_version));
     }
@@ -180,7 +177,7 @@ async fn plan_one(
     if existing.is_some()
         && (policy.ssa == SsaMode::IfNotPresent || policy_of(&dry).reconcile_disabled)
     {
-        return Ok(Step::Keep(Action::Skipped, existing));
+        return Ok(Step::Keep(Action::Skipped, Version::of(&dry)));
     }
     if same_as_live {
         return Ok(Step::Keep(Action::Unchanged, live_version));
@@ -219,19 +216,20 @@ async fn write_one(
     planned: &Planned<'_>,
 ) -> Result<AppliedObject, ObjectFailure> {
     let Planned { object, target, .. } = planned;
-    let (action, resource_version) = match &planned.step {
+    let (action, version) = match &planned.step {
         Step::Keep(action, version) => (*action, version.clone()),
         Step::Apply { existing } => {
             let after = patch_meta(target, object, &ctx.params)
                 .await
-                .map_err(|e| ObjectFailure::from_kube(&object.id, &e))?
-                .resource_version;
+                .map_err(|e| ObjectFailure::from_kube(&object.id, &e))?;
             let action = match existing {
                 None => Action::Created,
-                Some(before) if Some(before) == after.as_ref() => Action::Unchanged,
+                Some(before) if Some(before) == after.resource_version.as_ref() => {
+                    Action::Unchanged
+                }
                 Some(_) => Action::Configured,
             };
-            (action, after)
+            (action, Version::of(&after))
         }
         Step::Recreate { uid } => {
             let after = force::recreate(
@@ -242,14 +240,14 @@ async fn write_one(
                 ctx.recreate_timeout,
             )
             .await?;
-            (Action::Recreated, after.metadata.resource_version)
+            (Action::Recreated, Version::of(&after.metadata))
         }
     };
     if action != Action::Skipped {
         ctx.memory.remember(
             effective_id(object, target),
             planned.digest,
-            resource_version.clone(),
+            version.clone(),
         );
     }
     tracing::debug!(object = %object.id, ?action, "applied");
@@ -257,7 +255,7 @@ async fn write_one(
         id: object.id.clone(),
         entry: target.entry(object),
         action,
-        resource_version,
+        resource_version: version.map(|v| v.resource_version),
     })
 }
 

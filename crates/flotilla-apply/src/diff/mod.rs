@@ -116,8 +116,7 @@ impl Applier {
                 let live = live.get(&id).cloned();
                 let untouched = live.as_ref().is_some_and(|l| {
                     let digest = memory::digest(&object.value, ctx.params.force);
-                    ctx.memory
-                        .untouched(&id, &digest, l.metadata.resource_version.as_deref())
+                    ctx.memory.untouched(&id, &digest, &l.metadata)
                 });
                 let dry_run = &dry_run;
                 async move {
