@@ -8,9 +8,10 @@
 //!
 //! Each round uses two fresh namespaces, one per tool, so both applies are cold creates;
 //! then both apply again unchanged, then both diff (unchanged). Flotilla's unchanged apply
-//! and diff run twice: with the applier that applied (which remembers what it left each
-//! object as, so untouched objects need no dry-run) and with a new applier (a restarted
-//! hub: a dry-run per object, compared with the listed live objects). kubectl's times include
+//! and diff run three times: with the applier that applied (which remembers what it left
+//! each object as, so untouched objects need no dry-run), with a new applier given that
+//! memory as a snapshot through JSON (a restarted hub that stored it), and with a new
+//! applier without it (a dry-run per object, compared with the listed live objects). kubectl's times include
 //! its start-up (discovery, OpenAPI download), as a user or a script pays them. kubesim
 //! runs in this process with its simulated controllers off, so nothing else writes.
 //! Medians over the rounds are printed with the ratio kubectl / Flotilla.
@@ -143,8 +144,10 @@ async fn main() -> Result<()> {
     let client = Client::try_from(config)?;
     let mut cold = Samples::default();
     let mut unchanged = Samples::default();
+    let mut unchanged_restored = Samples::default();
     let mut unchanged_fresh = Samples::default();
     let mut diff = Samples::default();
+    let mut diff_restored = Samples::default();
     let mut diff_fresh = Samples::default();
     for round in 0..rounds {
         let (ours, theirs) = (format!("flotilla-{round}"), format!("kubectl-{round}"));
@@ -182,12 +185,20 @@ async fn main() -> Result<()> {
         let started = Instant::now();
         let report = applier.apply(&set).await?;
         unchanged.flotilla.push(started.elapsed());
+        // What a hub would store with the inventory, read back after a restart.
+        let stored = serde_json::to_vec(&applier.memory_snapshot())?;
+        let started = Instant::now();
+        let restored = Applier::new(client.clone(), owner.clone())
+            .with_memory(serde_json::from_slice(&stored)?)?
+            .apply(&set)
+            .await?;
+        unchanged_restored.flotilla.push(started.elapsed());
         let started = Instant::now();
         let fresh = Applier::new(client.clone(), owner.clone())
             .apply(&set)
             .await?;
         unchanged_fresh.flotilla.push(started.elapsed());
-        for report in [report, fresh] {
+        for report in [report, restored, fresh] {
             ensure!(
                 report.count(Action::Unchanged) == n,
                 "second apply: {} of {n} unchanged",
@@ -206,11 +217,17 @@ async fn main() -> Result<()> {
         let report = applier.diff(&set, &CompareOptions::default()).await?;
         diff.flotilla.push(started.elapsed());
         let started = Instant::now();
+        let restored = Applier::new(client.clone(), owner.clone())
+            .with_memory(serde_json::from_slice(&stored)?)?
+            .diff(&set, &CompareOptions::default())
+            .await?;
+        diff_restored.flotilla.push(started.elapsed());
+        let started = Instant::now();
         let fresh = Applier::new(client.clone(), owner)
             .diff(&set, &CompareOptions::default())
             .await?;
         diff_fresh.flotilla.push(started.elapsed());
-        for report in [report, fresh] {
+        for report in [report, restored, fresh] {
             ensure!(
                 report.is_empty(),
                 "diff of an unchanged set: {:?}",
@@ -219,24 +236,31 @@ async fn main() -> Result<()> {
         }
         eprintln!("round {} of {rounds} done", round + 1);
     }
+    unchanged_restored.kubectl = unchanged.kubectl.clone();
     unchanged_fresh.kubectl = unchanged.kubectl.clone();
+    diff_restored.kubectl = diff.kubectl.clone();
     diff_fresh.kubectl = diff.kubectl.clone();
 
     println!("{n} objects, one kubesim cluster, median of {rounds} rounds");
     println!(
-        "{:<30} {:>12} {:>12} {:>8}",
+        "{:<39} {:>12} {:>12} {:>8}",
         "operation", "flotilla ms", "kubectl ms", "ratio"
     );
     for (name, samples) in [
         ("apply, cold", &mut cold),
         ("apply, unchanged", &mut unchanged),
+        (
+            "apply, unchanged, restored applier",
+            &mut unchanged_restored,
+        ),
         ("apply, unchanged, new applier", &mut unchanged_fresh),
         ("diff, unchanged", &mut diff),
+        ("diff, unchanged, restored applier", &mut diff_restored),
         ("diff, unchanged, new applier", &mut diff_fresh),
     ] {
         let (ours, theirs) = (median(&mut samples.flotilla), median(&mut samples.kubectl));
         println!(
-            "{name:<30} {:>12.1} {:>12.1} {:>7.1}x",
+            "{name:<39} {:>12.1} {:>12.1} {:>7.1}x",
             ms(ours),
             ms(theirs),
             theirs.as_secs_f64() / ours.as_secs_f64()
