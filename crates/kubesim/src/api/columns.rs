@@ -535,17 +535,4 @@ pub fn human_duration(d: chrono::TimeDelta) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_like_kubectl() {
-        let s = chrono::TimeDelta::seconds;
-        assert_eq!(human_duration(s(5)), "5s");
-        assert_eq!(human_duration(s(119)), "119s");
-        assert_eq!(human_duration(s(150)), "2m30s");
-        assert_eq!(human_duration(s(3600)), "60m");
-        assert_eq!(human_duration(s(4 * 3600 + 60)), "4h1m");
-        assert_eq!(human_duration(s(3 * 86400 + 3600)), "3d1h");
-    }
-}
+mod tests;
