@@ -1,148 +1,264 @@
 //! The columns `kubectl get` shows for built-in kinds: the real server's table printers
 //! (`pkg/printers/internalversion`), for the kinds Flotilla deploys, and the default
 //! `Name`/`Created At` of every other kind.
+//!
+//! A printer is a list of columns, each with its name, type, priority and the [`Cell`] that
+//! computes it from the object; [`columns`] picks a kind's.
 
 use serde_json::{Value, json};
 
-/// One column: name, type (`string`, `integer`, `date` …) and priority (1 = `-o wide`).
+/// The current time, for ages and durations.
+type Now = chrono::DateTime<chrono::Utc>;
+
+/// One column: name, type (`string`, `integer`, `date` …), priority (1 = `-o wide`) and
+/// how its cell is computed.
 #[derive(Debug, Clone, Copy)]
 pub struct Column {
     pub name: &'static str,
     pub kind: &'static str,
     pub priority: u8,
+    format: &'static str,
+    description: &'static str,
+    cell: Cell,
 }
 
-const fn col(name: &'static str, kind: &'static str, priority: u8) -> Column {
+/// How a column's cell is computed from the object (pointers are JSON pointers into it).
+#[derive(Debug, Clone, Copy)]
+enum Cell {
+    /// The string at the pointer, empty when absent.
+    Text(&'static str),
+    /// The string at the pointer, `<none>` when absent or empty.
+    TextOrNone(&'static str),
+    /// The integer at the pointer, 0 when absent.
+    Int(&'static str),
+    /// The number of entries of the map or array at the pointer.
+    Count(&'static str),
+    /// `ready/desired` of the integers at two pointers.
+    Ratio(&'static str, &'static str),
+    /// The label selector (or map) at the pointer as `k=v,…`.
+    Selector(&'static str),
+    /// The value at the pointer as stored, null when absent.
+    Raw(&'static str),
+    /// The age of `metadata.creationTimestamp`.
+    Age,
+    /// The pod template's container names, or their images (`true`), comma-separated.
+    Containers { images: bool },
+    /// The same text for every object.
+    Fixed(&'static str),
+    /// A kind's own rule.
+    With(fn(&Value, Now) -> Value),
+}
+
+use Cell::*;
+
+const fn col(name: &'static str, kind: &'static str, priority: u8, cell: Cell) -> Column {
     Column {
         name,
         kind,
         priority,
+        format: "",
+        description: "",
+        cell,
     }
 }
 
-const NAME: Column = col("Name", "string", 0);
-const AGE: Column = col("Age", "string", 0);
+/// A string column of the default view.
+const fn string(name: &'static str, cell: Cell) -> Column {
+    col(name, "string", 0, cell)
+}
+
+/// An integer column of the default view.
+const fn integer(name: &'static str, cell: Cell) -> Column {
+    col(name, "integer", 0, cell)
+}
+
+/// A string column `-o wide` adds.
+const fn wide(name: &'static str, cell: Cell) -> Column {
+    col(name, "string", 1, cell)
+}
+
+/// The first column of every table, built-in or custom.
+pub const NAME: Column = Column {
+    format: "name",
+    description: "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names",
+    ..string("Name", Text("/metadata/name"))
+};
+const AGE: Column = string("Age", Age);
+const CONTAINERS: Column = wide("Containers", Containers { images: false });
+const IMAGES: Column = wide("Images", Containers { images: true });
+const SELECTOR: Column = wide("Selector", Selector("/spec/selector"));
+const READY_REPLICAS: Cell = Ratio("/status/readyReplicas", "/spec/replicas");
+
+// The printers of the built-in kinds, by kind.
+
+const POD: &[Column] = &[
+    NAME,
+    string("Ready", With(pod_ready)),
+    string("Status", With(|o, _| json!(pod_status(o)))),
+    string("Restarts", With(pod_restarts)),
+    AGE,
+    wide("IP", TextOrNone("/status/podIP")),
+    wide("Node", TextOrNone("/spec/nodeName")),
+    wide("Nominated Node", TextOrNone("/status/nominatedNodeName")),
+    wide("Readiness Gates", Fixed("<none>")),
+];
+
+const DEPLOYMENT: &[Column] = &[
+    NAME,
+    string("Ready", READY_REPLICAS),
+    integer("Up-to-date", Int("/status/updatedReplicas")),
+    integer("Available", Int("/status/availableReplicas")),
+    AGE,
+    CONTAINERS,
+    IMAGES,
+    SELECTOR,
+];
+
+const REPLICA_SET: &[Column] = &[
+    NAME,
+    integer("Desired", Int("/spec/replicas")),
+    integer("Current", Int("/status/replicas")),
+    integer("Ready", Int("/status/readyReplicas")),
+    AGE,
+    CONTAINERS,
+    IMAGES,
+    SELECTOR,
+];
+
+const STATEFUL_SET: &[Column] = &[
+    NAME,
+    string("Ready", READY_REPLICAS),
+    AGE,
+    CONTAINERS,
+    IMAGES,
+];
+
+const DAEMON_SET: &[Column] = &[
+    NAME,
+    integer("Desired", Int("/status/desiredNumberScheduled")),
+    integer("Current", Int("/status/currentNumberScheduled")),
+    integer("Ready", Int("/status/numberReady")),
+    integer("Up-to-date", Int("/status/updatedNumberScheduled")),
+    integer("Available", Int("/status/numberAvailable")),
+    string(
+        "Node Selector",
+        Selector("/spec/template/spec/nodeSelector"),
+    ),
+    AGE,
+    CONTAINERS,
+    IMAGES,
+    SELECTOR,
+];
+
+const JOB: &[Column] = &[
+    NAME,
+    string("Status", With(job_status)),
+    string("Completions", With(job_completions)),
+    string("Duration", With(job_duration)),
+    AGE,
+    CONTAINERS,
+    IMAGES,
+    SELECTOR,
+];
+
+const SERVICE: &[Column] = &[
+    NAME,
+    string("Type", Text("/spec/type")),
+    string("Cluster-IP", TextOrNone("/spec/clusterIP")),
+    string("External-IP", With(service_external_ip)),
+    string("Port(s)", With(service_ports)),
+    AGE,
+    SELECTOR,
+];
+
+const CONFIG_MAP: &[Column] = &[
+    NAME,
+    integer(
+        "Data",
+        With(|o, _| json!(count(o, "/data") + count(o, "/binaryData"))),
+    ),
+    AGE,
+];
+
+const SECRET: &[Column] = &[
+    NAME,
+    string("Type", Text("/type")),
+    integer("Data", Count("/data")),
+    AGE,
+];
+
+const NAMESPACE: &[Column] = &[NAME, string("Status", Text("/status/phase")), AGE];
+
+const SERVICE_ACCOUNT: &[Column] = &[NAME, integer("Secrets", Count("/secrets")), AGE];
+
+const PERSISTENT_VOLUME_CLAIM: &[Column] = &[
+    NAME,
+    string("Status", Text("/status/phase")),
+    string("Volume", Text("/spec/volumeName")),
+    string("Capacity", With(claim_capacity)),
+    string("Access Modes", With(claim_access_modes)),
+    string("StorageClass", Text("/spec/storageClassName")),
+    string(
+        "VolumeAttributesClass",
+        TextOrNone("/spec/volumeAttributesClassName"),
+    ),
+    AGE,
+    wide("VolumeMode", Text("/spec/volumeMode")),
+];
+
+/// Every other kind's columns.
+const DEFAULT: &[Column] = &[
+    NAME,
+    col("Created At", "date", 0, Raw("/metadata/creationTimestamp")),
+];
 
 impl Column {
     pub fn definition(&self) -> Value {
-        let mut d = json!({"name": self.name, "type": self.kind, "format": "", "description": "", "priority": self.priority});
-        if self.name == "Name" {
-            d["format"] = json!("name");
-            d["description"] = json!(
-                "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names"
-            );
+        json!({"name": self.name, "type": self.kind, "format": self.format,
+               "description": self.description, "priority": self.priority})
+    }
+
+    /// This column's cell of `o`, `now` for ages.
+    pub fn cell(&self, o: &Value, now: Now) -> Value {
+        match self.cell {
+            Text(p) => json!(text(o, p)),
+            TextOrNone(p) => json!(or_none(text(o, p))),
+            Int(p) => json!(int(o, p)),
+            Count(p) => json!(count(o, p)),
+            Ratio(ready, desired) => json!(format!("{}/{}", int(o, ready), int(o, desired))),
+            Selector(p) => json!(selector(o, p)),
+            Raw(p) => o.pointer(p).cloned().unwrap_or(Value::Null),
+            Age => json!(age(o.pointer("/metadata/creationTimestamp"), now)),
+            Containers { images } => {
+                let field = if images { "image" } else { "name" };
+                let values: Vec<&str> = array(o, "/spec/template/spec/containers")
+                    .filter_map(|c| c[field].as_str())
+                    .collect();
+                json!(values.join(","))
+            }
+            Fixed(s) => json!(s),
+            With(f) => f(o, now),
         }
-        d
     }
 }
 
 /// The columns of `kind` (of core or `group`).
-pub fn columns(group: &str, kind: &str) -> Vec<Column> {
-    let wide = |names: &[&'static str]| {
-        names
-            .iter()
-            .map(|n| col(n, "string", 1))
-            .collect::<Vec<_>>()
-    };
-    let mut c = match (group, kind) {
-        ("", "Pod") => {
-            let mut c = vec![
-                NAME,
-                col("Ready", "string", 0),
-                col("Status", "string", 0),
-                col("Restarts", "string", 0),
-                AGE,
-            ];
-            c.extend(wide(&["IP", "Node", "Nominated Node", "Readiness Gates"]));
-            c
-        }
-        ("apps", "Deployment") => {
-            let mut c = vec![
-                NAME,
-                col("Ready", "string", 0),
-                col("Up-to-date", "integer", 0),
-                col("Available", "integer", 0),
-                AGE,
-            ];
-            c.extend(wide(&["Containers", "Images", "Selector"]));
-            c
-        }
-        ("apps", "ReplicaSet") => {
-            let mut c = vec![
-                NAME,
-                col("Desired", "integer", 0),
-                col("Current", "integer", 0),
-                col("Ready", "integer", 0),
-                AGE,
-            ];
-            c.extend(wide(&["Containers", "Images", "Selector"]));
-            c
-        }
-        ("apps", "StatefulSet") => {
-            let mut c = vec![NAME, col("Ready", "string", 0), AGE];
-            c.extend(wide(&["Containers", "Images"]));
-            c
-        }
-        ("apps", "DaemonSet") => {
-            let mut c = vec![
-                NAME,
-                col("Desired", "integer", 0),
-                col("Current", "integer", 0),
-                col("Ready", "integer", 0),
-                col("Up-to-date", "integer", 0),
-                col("Available", "integer", 0),
-                col("Node Selector", "string", 0),
-                AGE,
-            ];
-            c.extend(wide(&["Containers", "Images", "Selector"]));
-            c
-        }
-        ("batch", "Job") => {
-            let mut c = vec![
-                NAME,
-                col("Status", "string", 0),
-                col("Completions", "string", 0),
-                col("Duration", "string", 0),
-                AGE,
-            ];
-            c.extend(wide(&["Containers", "Images", "Selector"]));
-            c
-        }
-        ("", "Service") => {
-            vec![
-                NAME,
-                col("Type", "string", 0),
-                col("Cluster-IP", "string", 0),
-                col("External-IP", "string", 0),
-                col("Port(s)", "string", 0),
-                AGE,
-                col("Selector", "string", 1),
-            ]
-        }
-        ("", "ConfigMap") => vec![NAME, col("Data", "integer", 0), AGE],
-        ("", "Secret") => vec![
-            NAME,
-            col("Type", "string", 0),
-            col("Data", "integer", 0),
-            AGE,
-        ],
-        ("", "Namespace") => vec![NAME, col("Status", "string", 0), AGE],
-        ("", "ServiceAccount") => vec![NAME, col("Secrets", "integer", 0), AGE],
-        ("", "PersistentVolumeClaim") => vec![
-            NAME,
-            col("Status", "string", 0),
-            col("Volume", "string", 0),
-            col("Capacity", "string", 0),
-            col("Access Modes", "string", 0),
-            col("StorageClass", "string", 0),
-            col("VolumeAttributesClass", "string", 0),
-            AGE,
-            col("VolumeMode", "string", 1),
-        ],
-        _ => vec![NAME, col("Created At", "date", 0)],
-    };
-    c.shrink_to_fit();
-    c
+pub fn columns(group: &str, kind: &str) -> &'static [Column] {
+    match (group, kind) {
+        ("", "Pod") => POD,
+        ("apps", "Deployment") => DEPLOYMENT,
+        ("apps", "ReplicaSet") => REPLICA_SET,
+        ("apps", "StatefulSet") => STATEFUL_SET,
+        ("apps", "DaemonSet") => DAEMON_SET,
+        ("batch", "Job") => JOB,
+        ("", "Service") => SERVICE,
+        ("", "ConfigMap") => CONFIG_MAP,
+        ("", "Secret") => SECRET,
+        ("", "Namespace") => NAMESPACE,
+        ("", "ServiceAccount") => SERVICE_ACCOUNT,
+        ("", "PersistentVolumeClaim") => PERSISTENT_VOLUME_CLAIM,
+        _ => DEFAULT,
+    }
 }
 
 fn int(o: &Value, pointer: &str) -> i64 {
@@ -170,6 +286,14 @@ fn count(o: &Value, pointer: &str) -> usize {
         Some(Value::Array(a)) => a.len(),
         _ => 0,
     }
+}
+
+/// The items of the array at `pointer` (none when absent).
+fn array<'a>(o: &'a Value, pointer: &str) -> impl Iterator<Item = &'a Value> {
+    o.pointer(pointer)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
 }
 
 /// `k=v,k2=v2` of a map or a label selector's matchLabels (and expressions).
@@ -204,25 +328,24 @@ fn selector(o: &Value, pointer: &str) -> String {
     or_none(parts.join(","))
 }
 
-/// Containers' names and images of a pod spec at `pointer`.
-fn containers(o: &Value, pointer: &str) -> (String, String) {
-    let cs = o
-        .pointer(pointer)
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let names: Vec<&str> = cs.iter().filter_map(|c| c["name"].as_str()).collect();
-    let images: Vec<&str> = cs.iter().filter_map(|c| c["image"].as_str()).collect();
-    (names.join(","), images.join(","))
+fn condition(o: &Value, kind: &str) -> bool {
+    array(o, "/status/conditions").any(|c| c["type"] == kind && c["status"] == "True")
 }
 
-fn condition(o: &Value, kind: &str) -> bool {
-    o.pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .is_some_and(|cs| {
-            cs.iter()
-                .any(|c| c["type"] == kind && c["status"] == "True")
-        })
+/// `ready/containers` of a pod.
+fn pod_ready(o: &Value, _: Now) -> Value {
+    let ready = array(o, "/status/containerStatuses")
+        .filter(|s| s["ready"] == true)
+        .count();
+    json!(format!("{ready}/{}", count(o, "/spec/containers")))
+}
+
+/// The sum of a pod's containers' restarts.
+fn pod_restarts(o: &Value, _: Now) -> Value {
+    let restarts: i64 = array(o, "/status/containerStatuses")
+        .filter_map(|s| s["restartCount"].as_i64())
+        .sum();
+    json!(restarts.to_string())
 }
 
 fn pod_status(o: &Value) -> String {
@@ -231,11 +354,7 @@ fn pod_status(o: &Value) -> String {
     {
         return "Terminating".to_string();
     }
-    let statuses = o
-        .pointer("/status/containerStatuses")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let statuses: Vec<&Value> = array(o, "/status/containerStatuses").collect();
     for s in statuses.iter().rev() {
         for state in ["waiting", "terminated"] {
             if let Some(r) = s
@@ -253,219 +372,88 @@ fn pod_status(o: &Value) -> String {
     or_none(text(o, "/status/phase")).replace("<none>", "Pending")
 }
 
-/// The cells of `object`'s row, `now` for ages.
-pub fn cells(group: &str, kind: &str, o: &Value, now: chrono::DateTime<chrono::Utc>) -> Vec<Value> {
-    let name = json!(text(o, "/metadata/name"));
-    let age = json!(age(o.pointer("/metadata/creationTimestamp"), now));
-    let tpl = "/spec/template/spec/containers";
-    match (group, kind) {
-        ("", "Pod") => {
-            let statuses = o
-                .pointer("/status/containerStatuses")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            let ready = statuses.iter().filter(|s| s["ready"] == true).count();
-            let restarts: i64 = statuses
-                .iter()
-                .filter_map(|s| s["restartCount"].as_i64())
-                .sum();
-            vec![
-                name,
-                json!(format!("{ready}/{}", count(o, "/spec/containers"))),
-                json!(pod_status(o)),
-                json!(restarts.to_string()),
-                age,
-                json!(or_none(text(o, "/status/podIP"))),
-                json!(or_none(text(o, "/spec/nodeName"))),
-                json!(or_none(text(o, "/status/nominatedNodeName"))),
-                json!("<none>"),
-            ]
+fn job_status(o: &Value, _: Now) -> Value {
+    json!(if condition(o, "Complete") {
+        "Complete"
+    } else if condition(o, "Failed") {
+        "Failed"
+    } else if o.pointer("/spec/suspend") == Some(&json!(true)) {
+        "Suspended"
+    } else {
+        "Running"
+    })
+}
+
+fn job_completions(o: &Value, _: Now) -> Value {
+    let succeeded = int(o, "/status/succeeded");
+    json!(
+        match o.pointer("/spec/completions").and_then(Value::as_i64) {
+            Some(c) => format!("{succeeded}/{c}"),
+            None => format!("{succeeded}/1 of {}", int(o, "/spec/parallelism")),
         }
-        ("apps", "Deployment") => {
-            let (cs, images) = containers(o, tpl);
-            vec![
-                name,
-                json!(format!(
-                    "{}/{}",
-                    int(o, "/status/readyReplicas"),
-                    int(o, "/spec/replicas")
-                )),
-                json!(int(o, "/status/updatedReplicas")),
-                json!(int(o, "/status/availableReplicas")),
-                age,
-                json!(cs),
-                json!(images),
-                json!(selector(o, "/spec/selector")),
-            ]
-        }
-        ("apps", "ReplicaSet") => {
-            let (cs, images) = containers(o, tpl);
-            vec![
-                name,
-                json!(int(o, "/spec/replicas")),
-                json!(int(o, "/status/replicas")),
-                json!(int(o, "/status/readyReplicas")),
-                age,
-                json!(cs),
-                json!(images),
-                json!(selector(o, "/spec/selector")),
-            ]
-        }
-        ("apps", "StatefulSet") => {
-            let (cs, images) = containers(o, tpl);
-            vec![
-                name,
-                json!(format!(
-                    "{}/{}",
-                    int(o, "/status/readyReplicas"),
-                    int(o, "/spec/replicas")
-                )),
-                age,
-                json!(cs),
-                json!(images),
-            ]
-        }
-        ("apps", "DaemonSet") => {
-            let (cs, images) = containers(o, tpl);
-            vec![
-                name,
-                json!(int(o, "/status/desiredNumberScheduled")),
-                json!(int(o, "/status/currentNumberScheduled")),
-                json!(int(o, "/status/numberReady")),
-                json!(int(o, "/status/updatedNumberScheduled")),
-                json!(int(o, "/status/numberAvailable")),
-                json!(selector(o, "/spec/template/spec/nodeSelector")),
-                age,
-                json!(cs),
-                json!(images),
-                json!(selector(o, "/spec/selector")),
-            ]
-        }
-        ("batch", "Job") => {
-            let (cs, images) = containers(o, tpl);
-            let status = if condition(o, "Complete") {
-                "Complete"
-            } else if condition(o, "Failed") {
-                "Failed"
-            } else if o.pointer("/spec/suspend") == Some(&json!(true)) {
-                "Suspended"
-            } else {
-                "Running"
-            };
-            let completions = match o.pointer("/spec/completions").and_then(Value::as_i64) {
-                Some(c) => format!("{}/{c}", int(o, "/status/succeeded")),
-                None => format!(
-                    "{}/1 of {}",
-                    int(o, "/status/succeeded"),
-                    int(o, "/spec/parallelism")
-                ),
-            };
-            let duration = match (
-                timestamp(o.pointer("/status/startTime")),
-                timestamp(o.pointer("/status/completionTime")),
-            ) {
-                (Some(s), Some(e)) => human_duration(e - s),
-                (Some(s), None) => human_duration(now - s),
-                _ => String::new(),
-            };
-            vec![
-                name,
-                json!(status),
-                json!(completions),
-                json!(duration),
-                age,
-                json!(cs),
-                json!(images),
-                json!(selector(o, "/spec/selector")),
-            ]
-        }
-        ("", "Service") => {
-            let ports: Vec<String> = o
-                .pointer("/spec/ports")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default()
-                .iter()
-                .map(|p| {
-                    let proto = p["protocol"].as_str().unwrap_or("TCP");
-                    match p["nodePort"].as_i64() {
-                        Some(n) => format!("{}:{n}/{proto}", p["port"]),
-                        None => format!("{}/{proto}", p["port"]),
-                    }
-                })
-                .collect();
-            let external = match text(o, "/spec/type").as_str() {
-                "ExternalName" => text(o, "/spec/externalName"),
-                "LoadBalancer" => "<pending>".to_string(),
-                _ => "<none>".to_string(),
-            };
-            vec![
-                name,
-                json!(text(o, "/spec/type")),
-                json!(or_none(text(o, "/spec/clusterIP"))),
-                json!(external),
-                json!(or_none(ports.join(","))),
-                age,
-                json!(selector(o, "/spec/selector")),
-            ]
-        }
-        ("", "ConfigMap") => vec![
-            name,
-            json!(count(o, "/data") + count(o, "/binaryData")),
-            age,
-        ],
-        ("", "Secret") => vec![name, json!(text(o, "/type")), json!(count(o, "/data")), age],
-        ("", "Namespace") => vec![name, json!(text(o, "/status/phase")), age],
-        ("", "ServiceAccount") => vec![name, json!(count(o, "/secrets")), age],
-        ("", "PersistentVolumeClaim") => {
-            let modes: Vec<String> = o
-                .pointer("/spec/accessModes")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|m| {
-                    m.as_str().map(|m| {
-                        match m {
-                            "ReadWriteOnce" => "RWO",
-                            "ReadOnlyMany" => "ROX",
-                            "ReadWriteMany" => "RWX",
-                            "ReadWriteOncePod" => "RWOP",
-                            other => other,
-                        }
-                        .to_string()
-                    })
-                })
-                .collect();
-            let bound = text(o, "/status/phase") == "Bound";
-            vec![
-                name,
-                json!(text(o, "/status/phase")),
-                json!(text(o, "/spec/volumeName")),
-                json!(if bound {
-                    text(o, "/status/capacity/storage")
-                } else {
-                    String::new()
-                }),
-                json!(if bound {
-                    modes.join(",")
-                } else {
-                    String::new()
-                }),
-                json!(text(o, "/spec/storageClassName")),
-                json!(or_none(text(o, "/spec/volumeAttributesClassName"))),
-                age,
-                json!(text(o, "/spec/volumeMode")),
-            ]
-        }
-        _ => vec![
-            name,
-            o.pointer("/metadata/creationTimestamp")
-                .cloned()
-                .unwrap_or(Value::Null),
-        ],
+    )
+}
+
+fn job_duration(o: &Value, now: Now) -> Value {
+    json!(match (
+        timestamp(o.pointer("/status/startTime")),
+        timestamp(o.pointer("/status/completionTime")),
+    ) {
+        (Some(s), Some(e)) => human_duration(e - s),
+        (Some(s), None) => human_duration(now - s),
+        _ => String::new(),
+    })
+}
+
+fn service_external_ip(o: &Value, _: Now) -> Value {
+    json!(match text(o, "/spec/type").as_str() {
+        "ExternalName" => text(o, "/spec/externalName"),
+        "LoadBalancer" => "<pending>".to_string(),
+        _ => "<none>".to_string(),
+    })
+}
+
+fn service_ports(o: &Value, _: Now) -> Value {
+    let ports: Vec<String> = array(o, "/spec/ports")
+        .map(|p| {
+            let proto = p["protocol"].as_str().unwrap_or("TCP");
+            match p["nodePort"].as_i64() {
+                Some(n) => format!("{}:{n}/{proto}", p["port"]),
+                None => format!("{}/{proto}", p["port"]),
+            }
+        })
+        .collect();
+    json!(or_none(ports.join(",")))
+}
+
+/// A claim's capacity and access modes show once it is bound.
+fn bound(o: &Value) -> bool {
+    text(o, "/status/phase") == "Bound"
+}
+
+fn claim_capacity(o: &Value, _: Now) -> Value {
+    json!(if bound(o) {
+        text(o, "/status/capacity/storage")
+    } else {
+        String::new()
+    })
+}
+
+fn claim_access_modes(o: &Value, _: Now) -> Value {
+    if !bound(o) {
+        return json!("");
     }
+    let modes: Vec<&str> = array(o, "/spec/accessModes")
+        .filter_map(Value::as_str)
+        .map(|m| match m {
+            "ReadWriteOnce" => "RWO",
+            "ReadOnlyMany" => "ROX",
+            "ReadWriteMany" => "RWX",
+            "ReadWriteOncePod" => "RWOP",
+            other => other,
+        })
+        .collect();
+    json!(modes.join(","))
 }
 
 fn timestamp(v: Option<&Value>) -> Option<chrono::DateTime<chrono::Utc>> {

@@ -27,10 +27,7 @@ pub fn wants_table(accept: Option<&str>) -> bool {
 /// How a table's cells are computed.
 #[derive(Debug)]
 enum Source {
-    Builtin {
-        group: String,
-        kind: String,
-    },
+    Builtin(&'static [columns::Column]),
     /// JSONPath and type per column after Name.
     Custom(Vec<(String, String)>),
 }
@@ -63,10 +60,7 @@ impl TableSpec {
             let cols = columns::columns(&info.group, &info.kind);
             return TableSpec {
                 definitions: cols.iter().map(columns::Column::definition).collect(),
-                source: Source::Builtin {
-                    group: info.group.clone(),
-                    kind: info.kind.clone(),
-                },
+                source: Source::Builtin(cols),
                 include,
             };
         }
@@ -88,7 +82,7 @@ impl TableSpec {
                 vec![json!({"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp",
                     "description": "CreationTimestamp is a timestamp representing the server time when this object was created."})]
             });
-        let mut definitions = vec![columns::columns("", "").remove(0).definition()];
+        let mut definitions = vec![columns::NAME.definition()];
         let mut paths = Vec::new();
         for c in &declared {
             definitions.push(json!({
@@ -117,7 +111,7 @@ impl TableSpec {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Value {
         let cells = match &self.source {
-            Source::Builtin { group, kind } => columns::cells(group, kind, object, now),
+            Source::Builtin(cols) => cols.iter().map(|c| c.cell(object, now)).collect(),
             Source::Custom(paths) => {
                 let mut cells = vec![
                     object

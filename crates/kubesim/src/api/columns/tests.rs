@@ -26,7 +26,10 @@ fn header(group: &str, kind: &str) -> Vec<(&'static str, &'static str, u8)> {
 }
 
 fn row(group: &str, kind: &str, object: Value) -> Vec<Value> {
-    cells(group, kind, &object, now())
+    columns(group, kind)
+        .iter()
+        .map(|c| c.cell(&object, now()))
+        .collect()
 }
 
 fn template(spec: Value) -> Value {
