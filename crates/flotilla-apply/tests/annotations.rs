@@ -6,7 +6,6 @@ mod common;
 
 use common::*;
 use flotilla_apply::{Action, Applier, ApplyError};
-use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
 
 fn annotated(mut object: Value, key: &str, value: &str) -> Value {
@@ -18,24 +17,13 @@ fn annotated(mut object: Value, key: &str, value: &str) -> Value {
 async fn reconcile_disabled_on_the_live_object_stops_writes() {
     let (fleet, client) = start().await;
     let applier = Applier::new(client.clone(), owner());
-    applier
-        .apply(&set(vec![config_map(
-            "default",
-            "settings",
-            json!({"a": "1"}),
-        )]))
-        .await
-        .unwrap();
-    let config_maps = api(&client, "", "v1", "ConfigMap", Some("default"));
-    config_maps
-        .patch(
-            "settings",
-            &PatchParams::apply("operator"),
-            &Patch::Apply(json!({"apiVersion": "v1", "kind": "ConfigMap",
-                "metadata": {"name": "settings", "annotations": {"flotilla.dev/reconcile": "disabled"}}})),
-        )
-        .await
-        .unwrap();
+    let config_maps = settings_edited_by(
+        &client,
+        &applier,
+        "operator",
+        json!({"metadata": {"annotations": {"flotilla.dev/reconcile": "disabled"}}}),
+    )
+    .await;
     let version = config_maps
         .get("settings")
         .await

@@ -6,7 +6,6 @@ mod common;
 
 use common::*;
 use flotilla_apply::{Action, Applier, ApplyError};
-use kube::api::{Patch, PatchParams};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -230,24 +229,13 @@ async fn a_custom_resource_failing_its_schema_fails_the_run() {
 async fn a_field_of_another_manager_survives() {
     let (fleet, client) = start().await;
     let applier = Applier::new(client.clone(), owner());
-    applier
-        .apply(&set(vec![config_map(
-            "default",
-            "settings",
-            json!({"a": "1"}),
-        )]))
-        .await
-        .unwrap();
-    let config_maps = api(&client, "", "v1", "ConfigMap", Some("default"));
-    config_maps
-        .patch(
-            "settings",
-            &PatchParams::apply("kubectl-edit"),
-            &Patch::Apply(json!({"apiVersion": "v1", "kind": "ConfigMap",
-                "metadata": {"name": "settings", "labels": {"team": "blue"}}, "data": {"b": "2"}})),
-        )
-        .await
-        .unwrap();
+    let config_maps = settings_edited_by(
+        &client,
+        &applier,
+        "kubectl-edit",
+        json!({"metadata": {"labels": {"team": "blue"}}, "data": {"b": "2"}}),
+    )
+    .await;
 
     let report = applier
         .apply(&set(vec![config_map(

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use common::*;
 use flotilla_api::references::ObjectKindReference;
+use flotilla_apply::InventoryEntry;
 use flotilla_apply::health::{HealthChecker, HealthError, HealthOptions, Status};
-use flotilla_apply::{Applier, InventoryEntry};
 use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
 
@@ -47,16 +47,16 @@ async fn set_condition(client: &kube::Client, name: &str, kind: &str, status: &s
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waits_for_ready_and_fails_fast_on_stalled() {
     let (fleet, client) = start().await;
-    let report = Applier::new(client.clone(), owner())
-        .apply(&set(vec![
+    let inventory = applied(
+        &client,
+        vec![
             gadget_crd(),
             config_map("default", "settings", json!({"a": "1"})),
             custom("Gadget", "default", "ready-later", json!(1)),
             custom("Gadget", "default", "breaks", json!(1)),
-        ]))
-        .await
-        .unwrap();
-    let inventory = report.inventory();
+        ],
+    )
+    .await;
     let find = |name: &str| -> InventoryEntry {
         inventory.iter().find(|e| e.name == name).unwrap().clone()
     };
@@ -120,13 +120,14 @@ async fn waits_for_ready_and_fails_fast_on_stalled() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_checks_resolve_references() {
     let (fleet, client) = start().await;
-    Applier::new(client.clone(), owner())
-        .apply(&set(vec![
+    applied(
+        &client,
+        vec![
             config_map("team", "settings", json!({"a": "1"})),
             namespace("team"),
-        ]))
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     let checker = checker(&client, Duration::from_millis(300));
     let reference = |api_version: Option<&str>, kind: &str, name: &str| ObjectKindReference {
         api_version: api_version.map(Into::into),
@@ -200,14 +201,10 @@ async fn a_simulated_deployment_is_ready_after_its_delay() {
         deployment("default", "web"),
         json!({"kubesim.flotilla.dev/delay": "4s"}),
     );
-    let inventory = Applier::new(client.clone(), owner())
-        .apply(&set(vec![web]))
-        .await
-        .unwrap()
-        .inventory();
+    let inventory = applied(&client, vec![web]).await;
     // Right after the apply its pods are still starting: one look says InProgress.
     let err = checker(&client, Duration::ZERO)
-        .wait(&inventory.iter().cloned().collect::<Vec<_>>())
+        .wait(&inventory)
         .await
         .unwrap_err();
     let HealthError::TimedOut { pending, .. } = &err else {
@@ -216,7 +213,7 @@ async fn a_simulated_deployment_is_ready_after_its_delay() {
     assert_eq!(pending[0].health.status, Status::InProgress, "{err}");
 
     let healthy = checker(&client, Duration::from_secs(60))
-        .wait(&inventory.iter().cloned().collect::<Vec<_>>())
+        .wait(&inventory)
         .await
         .unwrap();
     assert_eq!(healthy[0].health.status, Status::Current);
@@ -234,17 +231,11 @@ async fn a_stuck_deployment_fails_the_check_at_the_timeout() {
         deployment("default", "stuck"),
         json!({"kubesim.flotilla.dev/behavior": "stuck"}),
     );
-    let inventory: Vec<InventoryEntry> = Applier::new(client.clone(), owner())
-        .apply(&set(vec![
-            stuck,
-            config_map("default", "settings", json!({"a": "1"})),
-        ]))
-        .await
-        .unwrap()
-        .inventory()
-        .iter()
-        .cloned()
-        .collect();
+    let inventory = applied(
+        &client,
+        vec![stuck, config_map("default", "settings", json!({"a": "1"}))],
+    )
+    .await;
     let err = checker(&client, Duration::from_millis(1500))
         .wait(&inventory)
         .await
@@ -265,17 +256,14 @@ async fn a_stuck_deployment_fails_the_check_at_the_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_job_fails_the_check_at_once() {
     let (fleet, client) = start().await;
-    let inventory: Vec<InventoryEntry> = Applier::new(client.clone(), owner())
-        .apply(&set(vec![
+    let inventory = applied(
+        &client,
+        vec![
             job("migrate", json!({"kubesim.flotilla.dev/behavior": "fail"})),
             job("seed", json!({})),
-        ]))
-        .await
-        .unwrap()
-        .inventory()
-        .iter()
-        .cloned()
-        .collect();
+        ],
+    )
+    .await;
     // A ten-minute timeout: only failing fast can end this test in time, and the error
     // says which (Failed, not TimedOut).
     let err = checker(&client, Duration::from_secs(600))

@@ -105,25 +105,21 @@ async fn prune_keeps_what_is_not_ours_or_opted_out() {
     let config_maps = api(&client, "", "v1", "ConfigMap", Some("default"));
     let edit = PatchParams::apply("operator").force();
     // Another deployer took it over.
-    config_maps
-        .patch(
-            "relabelled",
-            &edit,
-            &Patch::Apply(json!({"apiVersion": "v1", "kind": "ConfigMap",
-                "metadata": {"name": "relabelled", "labels": {"flotilla.dev/name": "other"}}})),
-        )
-        .await
-        .unwrap();
+    apply_as(
+        &config_maps,
+        &edit,
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "relabelled", "labels": {"flotilla.dev/name": "other"}}}),
+    )
+    .await;
     // An operator opted it out of pruning.
-    config_maps
-        .patch(
-            "pinned",
-            &edit,
-            &Patch::Apply(json!({"apiVersion": "v1", "kind": "ConfigMap",
-                "metadata": {"name": "pinned", "annotations": {"flotilla.dev/prune": "disabled"}}})),
-        )
-        .await
-        .unwrap();
+    apply_as(
+        &config_maps,
+        &edit,
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "pinned", "annotations": {"flotilla.dev/prune": "disabled"}}}),
+    )
+    .await;
     // Deleted and created again by someone else, without our labels.
     config_maps
         .delete("replaced", &Default::default())

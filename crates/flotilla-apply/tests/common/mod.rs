@@ -1,9 +1,9 @@
 //! Helpers shared by the integration tests: a kubesim cluster over HTTPS and manifests.
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)] // Tests fail loudly by design.
 
-use flotilla_apply::Owner;
+use flotilla_apply::{Applier, InventoryEntry, Owner};
 use flotilla_render::{Object, ObjectSet};
-use kube::api::{Api, ApiResource, DynamicObject};
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::GroupVersionKind;
 use kube::{Client, Config};
@@ -36,6 +36,50 @@ pub fn set(values: Vec<Value>) -> ObjectSet {
         .map(|(i, v)| Object::new(v, &format!("document {i}")).unwrap())
         .collect();
     ObjectSet::new(objects).unwrap()
+}
+
+/// What a fresh [`Applier`] of [`owner`] holds in its inventory after applying `objects`.
+pub async fn applied(client: &Client, objects: Vec<Value>) -> Vec<InventoryEntry> {
+    Applier::new(client.clone(), owner())
+        .apply(&set(objects))
+        .await
+        .unwrap()
+        .inventory()
+        .into()
+}
+
+/// Another actor than Flotilla (kubectl, an operator) server-side applies `patch` to the
+/// object of `api` it names, as the field manager of `params`.
+pub async fn apply_as(api: &Api<DynamicObject>, params: &PatchParams, patch: Value) {
+    let name = patch["metadata"]["name"].as_str().unwrap().to_owned();
+    api.patch(&name, params, &Patch::Apply(patch))
+        .await
+        .unwrap();
+}
+
+/// `applier` applies ConfigMap `default/settings` (`a: 1`), then field manager `manager`
+/// server-side applies `edit` (metadata and data of that ConfigMap) to it, as another actor
+/// would. The ConfigMaps of `default`.
+pub async fn settings_edited_by(
+    client: &Client,
+    applier: &Applier,
+    manager: &str,
+    mut edit: Value,
+) -> Api<DynamicObject> {
+    applier
+        .apply(&set(vec![config_map(
+            "default",
+            "settings",
+            json!({"a": "1"}),
+        )]))
+        .await
+        .unwrap();
+    let config_maps = api(client, "", "v1", "ConfigMap", Some("default"));
+    edit["apiVersion"] = json!("v1");
+    edit["kind"] = json!("ConfigMap");
+    edit["metadata"]["name"] = json!("settings");
+    apply_as(&config_maps, &PatchParams::apply(manager), edit).await;
+    config_maps
 }
 
 /// A dynamic API for `group/version/kind` (plural: lowercase kind + "s").
