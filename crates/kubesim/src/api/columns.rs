@@ -474,52 +474,29 @@ pub fn age(created: Option<&Value>, now: chrono::DateTime<chrono::Utc>) -> Strin
 /// apimachinery's `duration.HumanDuration`.
 pub fn human_duration(d: chrono::TimeDelta) -> String {
     let seconds = d.num_seconds();
-    if seconds < -1 {
-        return "<invalid>".to_string();
+    let (minutes, hours) = (seconds / 60, seconds / 3600);
+    let (days, years) = (hours / 24, hours / 24 / 365);
+    match seconds {
+        ..-1 => "<invalid>".to_string(),
+        -1 => "0s".to_string(),
+        _ if seconds < 120 => format!("{seconds}s"),
+        _ if minutes < 10 => units(minutes, "m", seconds % 60, "s"),
+        _ if minutes < 180 => format!("{minutes}m"),
+        _ if hours < 8 => units(hours, "h", minutes % 60, "m"),
+        _ if hours < 48 => format!("{hours}h"),
+        _ if hours < 24 * 8 => units(days, "d", hours % 24, "h"),
+        _ if hours < 24 * 365 * 2 => format!("{days}d"),
+        _ if hours < 24 * 365 * 8 => units(years, "y", days % 365, "d"),
+        _ => format!("{years}y"),
     }
-    if seconds < 0 {
-        return "0s".to_string();
+}
+
+/// `<major><unit>` followed by `<minor><unit>` unless the minor part is 0 (`4h`, `4h1m`).
+fn units(major: i64, major_unit: &str, minor: i64, minor_unit: &str) -> String {
+    match minor {
+        0 => format!("{major}{major_unit}"),
+        _ => format!("{major}{major_unit}{minor}{minor_unit}"),
     }
-    if seconds < 120 {
-        return format!("{seconds}s");
-    }
-    let minutes = seconds / 60;
-    if minutes < 10 {
-        return match seconds % 60 {
-            0 => format!("{minutes}m"),
-            s => format!("{minutes}m{s}s"),
-        };
-    }
-    if minutes < 180 {
-        return format!("{minutes}m");
-    }
-    let hours = minutes / 60;
-    if hours < 8 {
-        return match minutes % 60 {
-            0 => format!("{hours}h"),
-            m => format!("{hours}h{m}m"),
-        };
-    }
-    if hours < 48 {
-        return format!("{hours}h");
-    }
-    if hours < 24 * 8 {
-        return match hours % 24 {
-            0 => format!("{}d", hours / 24),
-            h => format!("{}d{h}h", hours / 24),
-        };
-    }
-    if hours < 24 * 365 * 2 {
-        return format!("{}d", hours / 24);
-    }
-    if hours < 24 * 365 * 8 {
-        let years = hours / 24 / 365;
-        return match (hours / 24) % 365 {
-            0 => format!("{years}y"),
-            d => format!("{years}y{d}d"),
-        };
-    }
-    format!("{}y", hours / 24 / 365)
 }
 
 #[cfg(test)]

@@ -61,6 +61,20 @@ fn durations_read_like_kubectl() {
     assert_eq!(human_duration(s(3600)), "60m");
     assert_eq!(human_duration(s(4 * 3600 + 60)), "4h1m");
     assert_eq!(human_duration(s(3 * 86400 + 3600)), "3d1h");
+    assert_eq!(human_duration(s(-2)), "<invalid>");
+    assert_eq!(human_duration(s(-1)), "0s");
+    assert_eq!(human_duration(s(0)), "0s");
+    assert_eq!(human_duration(s(120)), "2m");
+    assert_eq!(human_duration(s(600)), "10m");
+    assert_eq!(human_duration(s(3 * 3600)), "3h");
+    assert_eq!(human_duration(s(8 * 3600 + 59 * 60)), "8h");
+    assert_eq!(human_duration(s(47 * 3600)), "47h");
+    assert_eq!(human_duration(s(48 * 3600)), "2d");
+    assert_eq!(human_duration(s(8 * 86400 + 3600)), "8d");
+    assert_eq!(human_duration(s(729 * 86400)), "729d");
+    assert_eq!(human_duration(s(730 * 86400)), "2y");
+    assert_eq!(human_duration(s((3 * 365 + 5) * 86400)), "3y5d");
+    assert_eq!(human_duration(s(8 * 365 * 86400 + 86400)), "8y");
 }
 
 #[test]
