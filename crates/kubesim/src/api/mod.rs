@@ -324,32 +324,22 @@ async fn resource(ctx: Ctx<'_>, method: Method, body: Body) -> Result<Response<B
         ctx.path.name = None;
         return watch::watch(&ctx);
     }
-    match (method, named) {
-        (Method::GET, false) if ctx.query.watch => watch::watch(&ctx),
-        (Method::GET, false) => list::list(&ctx),
-        (Method::POST, false) => {
-            let body = body::read(body).await?;
-            objects::create(&ctx, body)
+    // Reads are answered at once; writes first read the request body.
+    type Write = fn(&Ctx<'_>, bytes::Bytes) -> Result<Response<Body>, ApiError>;
+    let write: Write = match (method, named) {
+        (Method::GET, false) if ctx.query.watch => return watch::watch(&ctx),
+        (Method::GET, false) => return list::list(&ctx),
+        (Method::GET, true) => return objects::get(&ctx),
+        (Method::POST, false) => objects::create,
+        (Method::DELETE, false) => list::delete_collection,
+        (Method::PUT, true) => objects::update,
+        (Method::PATCH, true) => patch::patch,
+        (Method::DELETE, true) => objects::delete,
+        (method, _) => {
+            return Err(ApiError::method_not_allowed(format!(
+                "the server does not allow this method on the requested resource ({method})"
+            )));
         }
-        (Method::DELETE, false) => {
-            let body = body::read(body).await?;
-            list::delete_collection(&ctx, body)
-        }
-        (Method::GET, true) => objects::get(&ctx),
-        (Method::PUT, true) => {
-            let body = body::read(body).await?;
-            objects::update(&ctx, body)
-        }
-        (Method::PATCH, true) => {
-            let body = body::read(body).await?;
-            patch::patch(&ctx, body)
-        }
-        (Method::DELETE, true) => {
-            let body = body::read(body).await?;
-            objects::delete(&ctx, body)
-        }
-        (method, _) => Err(ApiError::method_not_allowed(format!(
-            "the server does not allow this method on the requested resource ({method})"
-        ))),
-    }
+    };
+    write(&ctx, body::read(body).await?)
 }
