@@ -223,10 +223,46 @@ async fn dry_run_status_subresource_and_finalizers() {
         }),
         ..Default::default()
     };
+    let live = cms.get("x").await.unwrap();
+    let (rv, uid) = (
+        live.metadata.resource_version.unwrap(),
+        live.metadata.uid.unwrap(),
+    );
     match cms.delete("x", &dp).await {
-        Err(kube::Error::Api(s)) => assert_eq!(s.code, 409),
+        Err(kube::Error::Api(s)) => {
+            assert_eq!(s.code, 409);
+            let stale = x.metadata.resource_version.as_deref().unwrap();
+            assert!(
+                s.message.ends_with(&format!(
+                    "Precondition failed: ResourceVersion in precondition: {stale}, ResourceVersion in object meta: {rv}"
+                )),
+                "{}",
+                s.message
+            );
+        }
         other => panic!("expected 409, got {other:?}"),
     }
+    let dp = DeleteParams {
+        preconditions: Some(kube::api::Preconditions {
+            resource_version: None,
+            uid: Some("not-the-uid".into()),
+        }),
+        ..Default::default()
+    };
+    match cms.delete("x", &dp).await {
+        Err(kube::Error::Api(s)) => {
+            assert_eq!(s.code, 409);
+            assert!(
+                s.message.ends_with(&format!(
+                    "Precondition failed: UID in precondition: not-the-uid, UID in object meta: {uid}"
+                )),
+                "{}",
+                s.message
+            );
+        }
+        other => panic!("expected 409, got {other:?}"),
+    }
+    assert!(cms.get_opt("x").await.unwrap().is_some());
 
     // Deleting a namespace makes it Terminating (creates refused with 403) until its
     // content, finalizers included, is gone; then the namespace goes too.
