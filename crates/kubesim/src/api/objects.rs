@@ -376,31 +376,24 @@ pub fn delete(ctx: &Ctx<'_>, bytes: bytes::Bytes) -> Result<Response<Body>, ApiE
     let mut store = ctx.state.store.lock();
     let current = store.get(&key).cloned().ok_or_else(|| ctx.not_found())?;
     let info = &ctx.info;
-    if let Some(uid) = &opts.uid
-        && meta::meta_str(&current, "uid") != Some(uid.as_str())
-    {
-        return Err(ApiError::conflict(
-            &info.group,
-            &info.plural,
-            ctx.name(),
-            &format!(
-                "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-                meta::meta_str(&current, "uid").unwrap_or("")
-            ),
-        ));
-    }
-    if let Some(rv) = &opts.resource_version
-        && meta::meta_str(&current, "resourceVersion") != Some(rv.as_str())
-    {
-        return Err(ApiError::conflict(
-            &info.group,
-            &info.plural,
-            ctx.name(),
-            &format!(
-                "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
-                meta::meta_str(&current, "resourceVersion").unwrap_or("")
-            ),
-        ));
+    for (field, label, expected) in [
+        ("uid", "UID", &opts.uid),
+        ("resourceVersion", "ResourceVersion", &opts.resource_version),
+    ] {
+        let actual = meta::meta_str(&current, field);
+        if let Some(expected) = expected
+            && actual != Some(expected.as_str())
+        {
+            return Err(ApiError::conflict(
+                &info.group,
+                &info.plural,
+                ctx.name(),
+                &format!(
+                    "Precondition failed: {label} in precondition: {expected}, {label} in object meta: {}",
+                    actual.unwrap_or("")
+                ),
+            ));
+        }
     }
     let (policy, warnings) = propagation(ctx, opts.propagation.as_deref(), opts.orphan_dependents)?;
     let object =
