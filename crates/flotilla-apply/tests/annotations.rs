@@ -31,14 +31,7 @@ async fn reconcile_disabled_on_the_live_object_stops_writes() {
         .metadata
         .resource_version;
 
-    let report = applier
-        .apply(&set(vec![config_map(
-            "default",
-            "settings",
-            json!({"a": "2"}),
-        )]))
-        .await
-        .unwrap();
+    let report = applier.apply(&settings(json!({"a": "2"}))).await.unwrap();
     assert_eq!(report.objects[0].action, Action::Skipped);
     let live = config_maps.get("settings").await.unwrap();
     assert_eq!(live.data["data"], json!({"a": "1"}));

@@ -237,14 +237,7 @@ async fn a_field_of_another_manager_survives() {
     )
     .await;
 
-    let report = applier
-        .apply(&set(vec![config_map(
-            "default",
-            "settings",
-            json!({"a": "2"}),
-        )]))
-        .await
-        .unwrap();
+    let report = applier.apply(&settings(json!({"a": "2"}))).await.unwrap();
     assert_eq!(report.count(Action::Configured), 1, "{report:?}");
     let live = config_maps.get("settings").await.unwrap();
     assert_eq!(live.data["data"], json!({"a": "2", "b": "2"}));

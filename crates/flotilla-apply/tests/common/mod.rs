@@ -57,6 +57,11 @@ pub async fn apply_as(api: &Api<DynamicObject>, params: &PatchParams, patch: Val
         .unwrap();
 }
 
+/// A set of ConfigMap `default/settings` with `data`.
+pub fn settings(data: Value) -> ObjectSet {
+    set(vec![config_map("default", "settings", data)])
+}
+
 /// `applier` applies ConfigMap `default/settings` (`a: 1`), then field manager `manager`
 /// server-side applies `edit` (metadata and data of that ConfigMap) to it, as another actor
 /// would. The ConfigMaps of `default`.
@@ -66,14 +71,7 @@ pub async fn settings_edited_by(
     manager: &str,
     mut edit: Value,
 ) -> Api<DynamicObject> {
-    applier
-        .apply(&set(vec![config_map(
-            "default",
-            "settings",
-            json!({"a": "1"}),
-        )]))
-        .await
-        .unwrap();
+    applier.apply(&settings(json!({"a": "1"}))).await.unwrap();
     let config_maps = api(client, "", "v1", "ConfigMap", Some("default"));
     edit["apiVersion"] = json!("v1");
     edit["kind"] = json!("ConfigMap");
