@@ -9,9 +9,8 @@ mod common;
 use common::*;
 use flotilla_apply::diff::{CompareOptions, Drift};
 use flotilla_apply::{Action, Applier, MemorySnapshot, Owner};
+use kube::Client;
 use kube::api::{Patch, PatchParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config};
 use kubesim::{ClusterHandle, Fleet, FleetConfig, FleetHandle};
 use serde_json::{Value, json};
 
@@ -55,14 +54,6 @@ async fn fleet(clusters: usize) -> (FleetHandle, Vec<Client>) {
         clients.push(client_of(cluster).await);
     }
     (fleet, clients)
-}
-
-async fn client_of(cluster: &ClusterHandle) -> Client {
-    let kubeconfig = Kubeconfig::from_yaml(&cluster.kubeconfig()).unwrap();
-    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-        .await
-        .unwrap();
-    Client::try_from(config).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,18 +7,24 @@ use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::GroupVersionKind;
 use kube::{Client, Config};
-use kubesim::{Fleet, FleetConfig, FleetHandle};
+use kubesim::{ClusterHandle, Fleet, FleetConfig, FleetHandle};
 use serde_json::{Value, json};
 
 pub async fn start() -> (FleetHandle, Client) {
     let fleet = Fleet::start(FleetConfig::with_clusters(1))
         .await
         .expect("fleet starts");
-    let kubeconfig = Kubeconfig::from_yaml(&fleet.clusters()[0].kubeconfig()).unwrap();
+    let client = client_of(&fleet.clusters()[0]).await;
+    (fleet, client)
+}
+
+/// A client of `cluster` through its kubeconfig.
+pub async fn client_of(cluster: &ClusterHandle) -> Client {
+    let kubeconfig = Kubeconfig::from_yaml(&cluster.kubeconfig()).unwrap();
     let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await
         .unwrap();
-    (fleet, Client::try_from(config).unwrap())
+    Client::try_from(config).unwrap()
 }
 
 pub fn owner() -> Owner {
