@@ -8,6 +8,12 @@ use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The object at `key` for its workload controller to reconcile: none when it is gone or
+/// being deleted, as the controller then does nothing.
+pub fn active(store: &StoreState, key: &ObjectKey) -> Option<Arc<Value>> {
+    store.get(key).filter(|o| !meta::is_deleting(o)).cloned()
+}
+
 /// The resource a kind of controller owner is stored under.
 pub fn owner_resource(api_version: &str, kind: &str) -> Option<(&'static str, &'static str)> {
     let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);

@@ -19,12 +19,9 @@ fn revision_of(pod: &Value) -> Option<&str> {
 }
 
 pub fn reconcile(cx: &mut Cx<'_>, store: &mut StoreState, key: &ObjectKey) {
-    let Some(set) = store.get(key).cloned() else {
+    let Some(set) = common::active(store, key) else {
         return;
     };
-    if meta::is_deleting(&set) {
-        return;
-    }
     let uid = meta::meta_str(&set, "uid").unwrap_or("").to_string();
     let generation = int(&set, "/metadata/generation", 1).to_string();
     let revision = common::template_hash(set.pointer("/spec/template").unwrap_or(&Value::Null));

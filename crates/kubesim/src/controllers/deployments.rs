@@ -158,12 +158,9 @@ fn bump_generation(new: &mut Value, old: &Value) {
 }
 
 pub fn reconcile(cx: &mut Cx<'_>, store: &mut StoreState, key: &ObjectKey) {
-    let Some(d) = store.get(key).cloned() else {
+    let Some(d) = common::active(store, key) else {
         return;
     };
-    if meta::is_deleting(&d) {
-        return;
-    }
     let uid = meta::meta_str(&d, "uid").unwrap_or("").to_string();
     let replicas = int(&d, "/spec/replicas", 1).max(0);
     let paused = d.pointer("/spec/paused").and_then(Value::as_bool) == Some(true);

@@ -21,12 +21,9 @@ fn finished(job: &Value) -> bool {
 }
 
 pub fn reconcile(cx: &mut Cx<'_>, store: &mut StoreState, key: &ObjectKey) {
-    let Some(job) = store.get(key).cloned() else {
+    let Some(job) = common::active(store, key) else {
         return;
     };
-    if meta::is_deleting(&job) {
-        return;
-    }
     if finished(&job) {
         expire(cx, store, key, &job);
         return;

@@ -10,12 +10,9 @@ use crate::store::{ObjectKey, StoreState};
 use serde_json::{Value, json};
 
 pub fn reconcile(cx: &mut Cx<'_>, store: &mut StoreState, key: &ObjectKey) {
-    let Some(rs) = store.get(key).cloned() else {
+    let Some(rs) = common::active(store, key) else {
         return;
     };
-    if meta::is_deleting(&rs) {
-        return;
-    }
     let uid = meta::meta_str(&rs, "uid").unwrap_or("").to_string();
     let desired = int(&rs, "/spec/replicas", 1).max(0) as usize;
     let mut pods = owned(store, "", "pods", &key.namespace, &uid);

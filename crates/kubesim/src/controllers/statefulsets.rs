@@ -112,12 +112,9 @@ fn new_pod(set: &Value, key: &ObjectKey, i: i64, revision: &str) -> Value {
 }
 
 pub fn reconcile(cx: &mut Cx<'_>, store: &mut StoreState, key: &ObjectKey) {
-    let Some(set) = store.get(key).cloned() else {
+    let Some(set) = common::active(store, key) else {
         return;
     };
-    if meta::is_deleting(&set) {
-        return;
-    }
     let uid = meta::meta_str(&set, "uid").unwrap_or("").to_string();
     let replicas = int(&set, "/spec/replicas", 1).max(0);
     let ordered = set
