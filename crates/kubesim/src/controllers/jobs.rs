@@ -13,11 +13,25 @@ use super::common::{
 use crate::api::meta;
 use crate::api::objects::delete_locked;
 use crate::store::{ObjectKey, StoreState};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use std::time::Duration;
 
 fn finished(job: &Value) -> bool {
     condition_true(job, "Complete") || condition_true(job, "Failed")
+}
+
+/// Sets the two conditions a Job ends with (`FailureTarget` then `Failed`, or
+/// `SuccessCriteriaMet` then `Complete`), true for one reason.
+fn end(status: &mut Map<String, Value>, kinds: [&str; 2], reason: &str, message: &str, now: &str) {
+    for kind in kinds {
+        let condition = Condition {
+            kind,
+            status: "True",
+            reason,
+            message: message.into(),
+        };
+        common::set_condition(status, condition, now, false, false);
+    }
 }
 
 pub fn reconcile(cx: &mut Cx<'_>, store: &mut StoreState, key: &ObjectKey) {
@@ -70,59 +84,15 @@ pub fn reconcile(cx: &mut Cx<'_>, store: &mut StoreState, key: &ObjectKey) {
                 "Job has reached the specified backoff limit",
             )
         };
-        let why = || Condition {
-            kind: "",
-            status: "True",
-            reason,
-            message: message.into(),
-        };
-        common::set_condition(
-            s,
-            Condition {
-                kind: "FailureTarget",
-                ..why()
-            },
-            &now,
-            false,
-            false,
-        );
-        common::set_condition(
-            s,
-            Condition {
-                kind: "Failed",
-                ..why()
-            },
-            &now,
-            false,
-            false,
-        );
+        end(s, ["FailureTarget", "Failed"], reason, message, &now);
         true
     } else if succeeded >= completions {
-        let why = || Condition {
-            kind: "",
-            status: "True",
-            reason: "CompletionsReached",
-            message: "Reached expected number of completions".into(),
-        };
-        common::set_condition(
+        end(
             s,
-            Condition {
-                kind: "SuccessCriteriaMet",
-                ..why()
-            },
+            ["SuccessCriteriaMet", "Complete"],
+            "CompletionsReached",
+            "Reached expected number of completions",
             &now,
-            false,
-            false,
-        );
-        common::set_condition(
-            s,
-            Condition {
-                kind: "Complete",
-                ..why()
-            },
-            &now,
-            false,
-            false,
         );
         s.insert("completionTime".into(), json!(now));
         true
