@@ -103,6 +103,20 @@ fn recreate(d: &Value) -> bool {
     d.pointer("/spec/strategy/type").and_then(Value::as_str) == Some("Recreate")
 }
 
+/// The replicas of a Deployment's new ReplicaSet: `replicas`, but none while a Recreate
+/// Deployment's `old` ReplicaSets still have pods.
+fn new_replicas(d: &Value, replicas: i64, old: &[(ObjectKey, Arc<Value>)]) -> i64 {
+    let old_pods: i64 = old
+        .iter()
+        .map(|(_, rs)| int(rs, "/status/replicas", 0))
+        .sum();
+    if recreate(d) && old_pods > 0 {
+        0
+    } else {
+        replicas
+    }
+}
+
 fn surge(d: &Value, replicas: i64) -> i64 {
     if recreate(d) {
         return 0;
@@ -173,15 +187,8 @@ pub fn reconcile(cx: &mut Cx<'_>, store: &mut StoreState, key: &ObjectKey) {
             .iter()
             .any(|(_, rs)| hash_of(rs) == Some(hash.as_str()))
     {
-        let old_pods: i64 = sets
-            .iter()
-            .map(|(_, rs)| int(rs, "/status/replicas", 0))
-            .sum();
-        let initial = if recreate(&d) && old_pods > 0 {
-            0
-        } else {
-            replicas
-        };
+        // No ReplicaSet has the template's hash yet: they are all old.
+        let initial = new_replicas(&d, replicas, &sets);
         let rs_key = ObjectKey::new(
             "apps",
             "replicasets",
@@ -207,15 +214,7 @@ pub fn reconcile(cx: &mut Cx<'_>, store: &mut StoreState, key: &ObjectKey) {
         .collect();
     old.sort_by_key(|(_, rs)| std::cmp::Reverse(revision(rs)));
     if !paused && let Some((new_key, new_rs)) = &new_rs {
-        let old_pods: i64 = old
-            .iter()
-            .map(|(_, rs)| int(rs, "/status/replicas", 0))
-            .sum();
-        let target = if recreate(&d) && old_pods > 0 {
-            0
-        } else {
-            replicas
-        };
+        let target = new_replicas(&d, replicas, &old);
         // A rollback makes an old ReplicaSet the new one: it gets the next revision.
         let rev = (revision(new_rs) < max_revision).then_some(max_revision + 1);
         scale(store, new_key, new_rs, target, rev);
