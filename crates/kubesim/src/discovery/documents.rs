@@ -124,12 +124,7 @@ pub fn resource_list(catalog: &Catalog, group: &str, version: &str) -> Option<Va
             "kind": r.kind,
             "verbs": RESOURCE_VERBS,
         });
-        if !r.short_names.is_empty() {
-            entry["shortNames"] = json!(r.short_names);
-        }
-        if !r.categories.is_empty() {
-            entry["categories"] = json!(r.categories);
-        }
+        aliases(&mut entry, r);
         resources.push(entry);
         for sub in &r.subresources {
             resources.push(subresource_entry(r, sub));
@@ -165,6 +160,17 @@ pub fn wants_aggregated(accept: Option<&str>) -> bool {
     })
 }
 
+/// A resource's `shortNames` and `categories` in its discovery entry (legacy or
+/// aggregated), each only when it has some.
+fn aliases(entry: &mut Value, r: &ResourceInfo) {
+    if !r.short_names.is_empty() {
+        entry["shortNames"] = json!(r.short_names);
+    }
+    if !r.categories.is_empty() {
+        entry["categories"] = json!(r.categories);
+    }
+}
+
 fn aggregated_subresource(r: &ResourceInfo, sub: &str) -> Value {
     let legacy = subresource_entry(r, sub);
     let kind = |g: &str, v: &str, k: &str| json!({"group": g, "version": v, "kind": k});
@@ -193,12 +199,7 @@ fn aggregated_group(catalog: &Catalog, group: &str, versions: &[String]) -> Valu
                         "singularResource": r.singular,
                         "verbs": RESOURCE_VERBS,
                     });
-                    if !r.short_names.is_empty() {
-                        entry["shortNames"] = json!(r.short_names);
-                    }
-                    if !r.categories.is_empty() {
-                        entry["categories"] = json!(r.categories);
-                    }
+                    aliases(&mut entry, r);
                     if !r.subresources.is_empty() {
                         entry["subresources"] = Value::Array(
                             r.subresources.iter().map(|s| aggregated_subresource(r, s)).collect(),
