@@ -32,13 +32,18 @@ pub fn metadata(object: &Value) -> Option<&Map<String, Value>> {
 }
 
 pub fn metadata_mut(object: &mut Value) -> &mut Map<String, Value> {
-    if !object.get("metadata").is_some_and(Value::is_object) {
-        object["metadata"] = json!({});
+    map_mut(object, "metadata")
+}
+
+/// The map at `object[key]`, made an empty one first if it is absent or not a map.
+pub fn map_mut<'a>(object: &'a mut Value, key: &str) -> &'a mut Map<String, Value> {
+    if !object.get(key).is_some_and(Value::is_object) {
+        object[key] = json!({});
     }
-    match object.get_mut("metadata") {
+    match object.get_mut(key) {
         Some(Value::Object(m)) => m,
         // Just ensured to be an object.
-        _ => unreachable!("metadata was set to an object above"),
+        _ => unreachable!("{key} was set to an object above"),
     }
 }
 

@@ -157,14 +157,7 @@ pub fn write(store: &mut StoreState, key: &ObjectKey, old: &Value, new: Value) -
 
 /// The status map of an object, created if missing.
 pub fn status_mut(object: &mut Value) -> &mut Map<String, Value> {
-    if !object.get("status").is_some_and(Value::is_object) {
-        object["status"] = json!({});
-    }
-    match object.get_mut("status") {
-        Some(Value::Object(m)) => m,
-        // Just ensured to be an object.
-        _ => unreachable!("status was set to an object above"),
-    }
+    meta::map_mut(object, "status")
 }
 
 /// An integer field, or `default` when absent.
