@@ -42,6 +42,10 @@ pub enum FleetError {
     InvalidName(String),
     #[error("duplicate cluster name {0:?}")]
     DuplicateName(String),
+    #[error(
+        "cluster {cluster}: invalid Service cluster-IP range {cidr:?}: use an IPv4 CIDR from /8 to /30"
+    )]
+    InvalidServiceCidr { cluster: String, cidr: String },
 }
 
 /// What to start.
@@ -103,6 +107,12 @@ impl Fleet {
             }
             if !seen.insert(c.name.clone()) {
                 return Err(FleetError::DuplicateName(c.name.clone()));
+            }
+            if crate::defaults::service::parse_cidr(&c.service_cidr).is_none() {
+                return Err(FleetError::InvalidServiceCidr {
+                    cluster: c.name.clone(),
+                    cidr: c.service_cidr.clone(),
+                });
             }
         }
         let path = config

@@ -11,6 +11,7 @@ pub mod ssa;
 
 // The HTTP server layer: many HTTPS clusters in one process (see [`Fleet`]).
 pub mod admin;
+pub mod allocations;
 pub mod api;
 pub mod cluster;
 pub mod controllers;

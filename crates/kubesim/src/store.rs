@@ -11,9 +11,13 @@
 //!   store lock and reads its starting snapshot under the same lock, so it can neither miss
 //!   nor duplicate an event.
 //!
+//! - The store also keeps what stored Services hold of the cluster IP and node port ranges
+//!   ([`Allocations`]), updated by the same insert or remove, so allocating needs no scan.
+//!
 //! A plain mutex is enough: the lock is never held across an await, and each cluster has
 //! its own store, so clusters never contend with each other.
 
+use crate::allocations::Allocations;
 use serde_json::Value;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -79,6 +83,7 @@ pub struct StoreState {
     /// Replay from a resourceVersion below this is impossible (compacted away).
     compacted: u64,
     events: broadcast::Sender<Arc<StoredEvent>>,
+    allocations: Allocations,
 }
 
 /// Sets `metadata.resourceVersion`.
@@ -99,6 +104,11 @@ impl StoreState {
 
     pub fn get(&self, key: &ObjectKey) -> Option<&Arc<Value>> {
         self.objects.get(key)
+    }
+
+    /// The cluster IPs and node ports the stored Services hold.
+    pub fn allocations(&self) -> &Allocations {
+        &self.allocations
     }
 
     /// Objects of one resource, in one namespace or all.
@@ -164,6 +174,8 @@ impl StoreState {
         stamp(&mut object, rv);
         let object = Arc::new(object);
         let previous = self.objects.insert(key.clone(), object.clone());
+        self.allocations
+            .replace(&key, previous.as_deref(), Some(&object));
         let kind = if previous.is_some() {
             EventType::Modified
         } else {
@@ -182,6 +194,7 @@ impl StoreState {
     /// Removes the object at `key`; the DELETED event carries it with a new resourceVersion.
     pub fn remove(&mut self, key: &ObjectKey) -> Option<Arc<Value>> {
         let previous = self.objects.remove(key)?;
+        self.allocations.replace(key, Some(&previous), None);
         self.resource_version += 1;
         let rv = self.resource_version;
         let mut last = (*previous).clone();
@@ -230,6 +243,7 @@ impl Store {
                 history_limit: history_limit.max(1),
                 compacted: 0,
                 events,
+                allocations: Allocations::default(),
             }),
         }
     }
@@ -245,6 +259,7 @@ impl Store {
     pub fn wipe(&self) {
         let mut s = self.lock();
         s.objects.clear();
+        s.allocations.clear();
         s.compact_all();
     }
 

@@ -8,10 +8,11 @@ mod common;
 
 use api_common::client;
 use common::{Kubectl, each_client};
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::discovery::ApiResource;
 use kubesim::{Fleet, FleetConfig};
 use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
 
 fn api(client: &kube::Client, group: &str, kind: &str, plural: &str) -> Api<DynamicObject> {
     let api_version = if group.is_empty() {
@@ -256,6 +257,164 @@ async fn services_get_cluster_ips_from_the_clusters_range() {
         apply(&services, &np).await["spec"]["ports"][0]["nodePort"],
         port
     );
+    fleet.shutdown().await;
+}
+
+/// The cluster IPs a full /29 (five addresses) hands out as Services come and go: every
+/// address once, none to a dry-run for good, a freed one to the next Service, and the real
+/// server's 500 when none is left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_ips_are_unique_freed_on_delete_and_not_kept_by_dry_runs() {
+    common::require_definitions();
+    let bad = FleetConfig::with_clusters(1).each(|c| c.service_cidr = "10.1.0.0".into());
+    let Err(bad) = Fleet::start(bad).await else {
+        panic!("a range without a prefix length is refused");
+    };
+    assert_eq!(
+        bad.to_string(),
+        r#"cluster cluster-0: invalid Service cluster-IP range "10.1.0.0": use an IPv4 CIDR from /8 to /30"#
+    );
+    let fleet = Fleet::start(
+        FleetConfig::with_clusters(1).each(|c| c.service_cidr = "10.100.0.0/29".into()),
+    )
+    .await
+    .unwrap();
+    let cluster = &fleet.clusters()[0];
+    let c = client(cluster).await;
+    let namespaces_api = |c: &kube::Client| -> Api<DynamicObject> {
+        let ar = ApiResource::erase::<k8s_openapi::api::core::v1::Namespace>(&());
+        Api::all_with(c.clone(), &ar)
+    };
+    let namespaces = namespaces_api(&c);
+    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "other"}});
+    namespaces
+        .create(&PostParams::default(), &serde_json::from_value(ns).unwrap())
+        .await
+        .unwrap();
+    let services = api(&c, "", "Service", "services");
+    let ar = ApiResource::erase::<k8s_openapi::api::core::v1::Service>(&());
+    let other = Api::<DynamicObject>::namespaced_with(c.clone(), "other", &ar);
+    let svc = |name: &str| -> DynamicObject {
+        serde_json::from_value(json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": name}, "spec": {"ports": [{"port": 80}]}}))
+        .unwrap()
+    };
+    let dry_run = PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    let ip = |o: &DynamicObject| o.data["spec"]["clusterIP"].as_str().unwrap().to_string();
+    let range: BTreeSet<String> = (2..=6).map(|i| format!("10.100.0.{i}")).collect();
+    for i in 0..5 {
+        let o = services
+            .create(&dry_run, &svc(&format!("dry-{i}")))
+            .await
+            .unwrap();
+        assert!(range.contains(&ip(&o)), "{}", ip(&o));
+    }
+    let mut held = BTreeMap::new();
+    for name in ["s0", "s1", "s2", "s3"] {
+        let o = services
+            .create(&PostParams::default(), &svc(name))
+            .await
+            .unwrap();
+        held.insert(name, ip(&o));
+    }
+    let o = other
+        .create(&PostParams::default(), &svc("t0"))
+        .await
+        .unwrap();
+    held.insert("t0", ip(&o));
+    assert_eq!(
+        held.values().cloned().collect::<BTreeSet<_>>(),
+        range,
+        "five Services, five different addresses; the dry-runs kept none"
+    );
+    let full = |e: kube::Error| {
+        let s = api_common::api_status(e);
+        assert_eq!(
+            (s.code, s.message.as_str()),
+            (
+                500,
+                "Internal error occurred: failed to allocate a serviceIP: range is full"
+            )
+        );
+    };
+    full(services.create(&dry_run, &svc("s4")).await.unwrap_err());
+    full(
+        services
+            .create(&PostParams::default(), &svc("s4"))
+            .await
+            .unwrap_err(),
+    );
+    assert!(services.get_opt("s4").await.unwrap().is_none());
+    // A restart keeps the objects and so what they hold (a new client: the old one's
+    // pooled connection was cut).
+    cluster.restart().await.unwrap();
+    let c = client(cluster).await;
+    let services = api(&c, "", "Service", "services");
+    let namespaces = namespaces_api(&c);
+    full(
+        services
+            .create(&PostParams::default(), &svc("s4"))
+            .await
+            .unwrap_err(),
+    );
+    // A deleted Service's address goes to the next one.
+    services.delete("s1", &Default::default()).await.unwrap();
+    let o = services
+        .create(&PostParams::default(), &svc("s4"))
+        .await
+        .unwrap();
+    assert_eq!(ip(&o), held["s1"]);
+    // So does the address of one that became an ExternalName.
+    let external = json!({"spec": {"type": "ExternalName", "externalName": "db.example",
+        "clusterIP": null, "clusterIPs": null, "ipFamilies": null, "ipFamilyPolicy": null,
+        "internalTrafficPolicy": null}});
+    let o = services
+        .patch("s0", &PatchParams::default(), &Patch::Merge(&external))
+        .await
+        .unwrap();
+    assert!(
+        o.data["spec"].get("clusterIPs").is_none(),
+        "{}",
+        o.data["spec"]
+    );
+    let o = services
+        .create(&PostParams::default(), &svc("s5"))
+        .await
+        .unwrap();
+    assert_eq!(ip(&o), held["s0"]);
+    // And those of a deleted namespace's Services, once it is gone.
+    namespaces
+        .delete("other", &Default::default())
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while namespaces.get_opt("other").await.unwrap().is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "namespace other not gone"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let o = services
+        .create(&PostParams::default(), &svc("s6"))
+        .await
+        .unwrap();
+    assert_eq!(ip(&o), held["t0"]);
+    // A wiped cluster holds nothing.
+    cluster.restart_wiped().await.unwrap();
+    let services = api(&client(cluster).await, "", "Service", "services");
+    let mut again = BTreeSet::new();
+    for i in 0..5 {
+        let o = services
+            .create(&PostParams::default(), &svc(&format!("w{i}")))
+            .await
+            .unwrap();
+        again.insert(ip(&o));
+    }
+    assert_eq!(again, range);
     fleet.shutdown().await;
 }
 

@@ -119,7 +119,7 @@ pub fn apply(
                 check_namespace(ctx, &store, true)?;
                 prepared?;
                 // Allocations (a Service's IP) see every stored object: under the lock.
-                super::objects::on_create(ctx, &mut object, &store);
+                super::objects::on_create(ctx, &mut object, &store)?;
                 let stored = if ctx.query.dry_run {
                     std::sync::Arc::new(object)
                 } else {

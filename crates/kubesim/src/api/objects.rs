@@ -131,7 +131,7 @@ pub fn create(ctx: &Ctx<'_>, bytes: bytes::Bytes) -> Result<Response<Body>, ApiE
         ));
     }
     let mut object = object;
-    on_create(ctx, &mut object, &store);
+    on_create(ctx, &mut object, &store)?;
     let stored = if ctx.query.dry_run {
         Arc::new(object)
     } else {
@@ -242,11 +242,12 @@ pub fn default_builtin(ctx: &Ctx<'_>, object: &mut Value) {
 }
 
 /// The registry's part of creating a built-in object (after the field manager ran).
-pub fn on_create(ctx: &Ctx<'_>, object: &mut Value, store: &StoreState) {
-    if ctx.info.builtin {
-        let cidr = &ctx.state.config.service_cidr;
-        crate::defaults::on_create(&ctx.info.group, &ctx.info.kind, object, store, cidr);
+pub fn on_create(ctx: &Ctx<'_>, object: &mut Value, store: &StoreState) -> Result<(), ApiError> {
+    if !ctx.info.builtin {
+        return Ok(());
     }
+    let cidr = &ctx.state.config.service_cidr;
+    crate::defaults::on_create(&ctx.info.group, &ctx.info.kind, object, store, cidr)
 }
 
 /// The update validation of built-in kinds' immutable fields (main resource only).

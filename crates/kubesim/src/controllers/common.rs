@@ -106,8 +106,11 @@ pub fn create(store: &mut StoreState, key: ObjectKey, mut object: Value, tracks_
         .unwrap_or("")
         .to_string();
     crate::defaults::apply(&key.group, &kind, &mut object);
-    // Only Services need the cluster's service range, and controllers create none.
-    crate::defaults::on_create(&key.group, &kind, &mut object, store, "");
+    // Only Services need the cluster's service range (and only their allocations can
+    // fail), and controllers create none.
+    if crate::defaults::on_create(&key.group, &kind, &mut object, store, "").is_err() {
+        return;
+    }
     let m = metadata_mut(&mut object);
     m.insert("name".into(), json!(key.name));
     if !key.namespace.is_empty() {

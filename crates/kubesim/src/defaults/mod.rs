@@ -16,6 +16,7 @@ pub mod pod;
 pub mod service;
 pub mod workloads;
 
+use crate::status::ApiError;
 use crate::store::StoreState;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -110,35 +111,21 @@ fn rbac_subjects(binding: &mut Value) {
     }
 }
 
-/// The registry's part of creating a built-in object of `group`/`kind`.
+/// The registry's part of creating a built-in object of `group`/`kind`; fails only when
+/// an allocator's range is full.
 pub fn on_create(
     group: &str,
     kind: &str,
     object: &mut Value,
     store: &StoreState,
     service_cidr: &str,
-) {
+) -> Result<(), ApiError> {
     match (group, kind) {
         ("", "Service") => {
-            let taken = |ip: &str| {
-                store.list("", "services", None).any(|(_, s)| {
-                    s.pointer("/spec/clusterIPs")
-                        .and_then(Value::as_array)
-                        .is_some_and(|ips| ips.iter().any(|i| i.as_str() == Some(ip)))
-                })
-            };
-            service::allocate(object, service_cidr, taken);
-            let ports_taken = |port: i64| {
-                store.list("", "services", None).any(|(_, s)| {
-                    s.pointer("/spec/ports")
-                        .and_then(Value::as_array)
-                        .is_some_and(|ps| {
-                            ps.iter()
-                                .any(|p| p.get("nodePort").and_then(Value::as_i64) == Some(port))
-                        })
-                })
-            };
-            service::allocate_node_ports(object, ports_taken);
+            // The allocation index, not a scan of every Service: see `crate::allocations`.
+            let in_use = store.allocations();
+            service::allocate(object, service_cidr, |ip| in_use.ip_in_use(ip))?;
+            service::allocate_node_ports(object, |port| in_use.node_port_in_use(port))?;
             object["status"] = json!({"loadBalancer": {}});
         }
         ("", "Pod") => {
@@ -152,6 +139,7 @@ pub fn on_create(
         ("batch", "Job") => generate_job_selector(object),
         _ => {}
     }
+    Ok(())
 }
 
 /// Carries registry-owned values from `old` into `new` on an update of the main resource.

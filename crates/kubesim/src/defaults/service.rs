@@ -2,7 +2,9 @@
 //! on update.
 
 use super::default;
+use crate::status::ApiError;
 use serde_json::{Map, Value, json};
+use std::net::Ipv4Addr;
 
 /// `SetDefaults_Service`: session affinity, type, ports' protocol and target port, traffic
 /// policies.
@@ -57,17 +59,21 @@ pub fn defaults(spec: &mut Map<String, Value>) {
 }
 
 /// Node ports (30000–32767) for the ports of a NodePort or LoadBalancer Service that have
-/// none (a LoadBalancer with `allocateLoadBalancerNodePorts: false` gets none).
-pub fn allocate_node_ports(object: &mut Value, taken: impl Fn(i64) -> bool) {
+/// none (a LoadBalancer with `allocateLoadBalancerNodePorts: false` gets none); a full
+/// range fails the create with the real server's 500.
+pub fn allocate_node_ports(
+    object: &mut Value,
+    taken: impl Fn(i64) -> bool,
+) -> Result<(), ApiError> {
     let Some(spec) = spec_mut(object) else {
-        return;
+        return Ok(());
     };
     let kind = spec.get("type").and_then(Value::as_str).unwrap_or("");
     let wanted = kind == "NodePort"
         || (kind == "LoadBalancer"
             && spec.get("allocateLoadBalancerNodePorts") != Some(&Value::Bool(false)));
     if !wanted {
-        return;
+        return Ok(());
     }
     let seed = i64::from(uuid::Uuid::new_v4().as_u128() as u16);
     let mut used: Vec<i64> = Vec::new();
@@ -82,12 +88,22 @@ pub fn allocate_node_ports(object: &mut Value, taken: impl Fn(i64) -> bool) {
             let free = (0..2768)
                 .map(|i| 30000 + (seed + i) % 2768)
                 .find(|n| !taken(*n) && !used.contains(n));
-            if let Some(n) = free {
-                used.push(n);
-                p.insert("nodePort".into(), json!(n));
-            }
+            let Some(n) = free else {
+                return Err(range_full("nodePort"));
+            };
+            used.push(n);
+            p.insert("nodePort".into(), json!(n));
         }
     }
+    Ok(())
+}
+
+/// The registry's answer when an allocator has nothing left (`what`: `serviceIP`,
+/// `nodePort`).
+fn range_full(what: &str) -> ApiError {
+    ApiError::internal(format!(
+        "Internal error occurred: failed to allocate a {what}: range is full"
+    ))
 }
 
 fn spec_mut(object: &mut Value) -> Option<&mut Map<String, Value>> {
@@ -177,9 +193,9 @@ fn keep_node_ports(old_spec: &Map<String, Value>, spec: &mut Map<String, Value>)
 }
 
 /// An IPv4 CIDR (`10.96.0.0/12`) as its first address and size; `None` if malformed.
-fn parse_cidr(cidr: &str) -> Option<(u32, u32)> {
+pub fn parse_cidr(cidr: &str) -> Option<(u32, u32)> {
     let (ip, bits) = cidr.split_once('/')?;
-    let ip: std::net::Ipv4Addr = ip.parse().ok()?;
+    let ip: Ipv4Addr = ip.parse().ok()?;
     let bits: u32 = bits.parse().ok().filter(|b| (8..=30).contains(b))?;
     let size = 1u32 << (32 - bits);
     Some((u32::from(ip) & !(size - 1), size))
@@ -187,14 +203,18 @@ fn parse_cidr(cidr: &str) -> Option<(u32, u32)> {
 
 /// The registry's part of creating a Service: a cluster IP from `cidr` unless the client
 /// chose one (or `None` for a headless Service), `clusterIPs`, `ipFamilies` and
-/// `ipFamilyPolicy`. `taken` says whether an address is in use. ExternalName Services get
-/// none of these.
-pub fn allocate(object: &mut Value, cidr: &str, taken: impl Fn(&str) -> bool) {
+/// `ipFamilyPolicy`. `taken` says whether an address is in use; a full range fails the
+/// create with the real server's 500. ExternalName Services get none of these.
+pub fn allocate(
+    object: &mut Value,
+    cidr: &str,
+    taken: impl Fn(Ipv4Addr) -> bool,
+) -> Result<(), ApiError> {
     let Some(spec) = spec_mut(object) else {
-        return;
+        return Ok(());
     };
     if spec.get("type").and_then(Value::as_str) == Some("ExternalName") {
-        return;
+        return Ok(());
     }
     let chosen = spec
         .get("clusterIP")
@@ -209,11 +229,9 @@ pub fn allocate(object: &mut Value, cidr: &str, taken: impl Fn(&str) -> bool) {
         });
     let ip = match chosen {
         Some(ip) => ip,
-        None => match pick(cidr, &taken) {
-            Some(ip) => ip,
-            // A full range: leave the Service without an IP rather than fail the write.
-            None => return,
-        },
+        None => pick(cidr, &taken)
+            .ok_or_else(|| range_full("serviceIP"))?
+            .to_string(),
     };
     spec.insert("clusterIP".into(), Value::String(ip.clone()));
     spec.entry("clusterIPs")
@@ -222,18 +240,19 @@ pub fn allocate(object: &mut Value, cidr: &str, taken: impl Fn(&str) -> bool) {
         .or_insert_with(|| serde_json::json!(["IPv4"]));
     spec.entry("ipFamilyPolicy")
         .or_insert_with(|| Value::String("SingleStack".into()));
+    Ok(())
 }
 
 /// A free address of `cidr`, at random as the real allocator picks (skipping the network
 /// address, the first host — the `kubernetes` Service's — and the broadcast address).
-fn pick(cidr: &str, taken: &impl Fn(&str) -> bool) -> Option<String> {
+/// Probing from a random start finds a free address in about 1 / (free share) lookups.
+fn pick(cidr: &str, taken: &impl Fn(Ipv4Addr) -> bool) -> Option<Ipv4Addr> {
     let (base, size) = parse_cidr(cidr)?;
     let hosts = size - 3;
     let seed = u32::from_le_bytes(uuid::Uuid::new_v4().into_bytes()[..4].try_into().ok()?);
     (0..hosts)
-        .map(|i| base + 2 + (seed.wrapping_add(i) % hosts))
-        .map(|ip| std::net::Ipv4Addr::from(ip).to_string())
-        .find(|ip| !taken(ip))
+        .map(|i| Ipv4Addr::from(base + 2 + (seed.wrapping_add(i) % hosts)))
+        .find(|ip| !taken(*ip))
 }
 
 #[cfg(test)]
@@ -244,7 +263,7 @@ mod tests {
     #[test]
     fn allocates_from_the_range_and_skips_taken_addresses() {
         let mut s = json!({"spec": {"ports": [{"port": 80}]}});
-        allocate(&mut s, "10.0.0.0/30", |_| false);
+        allocate(&mut s, "10.0.0.0/30", |_| false).unwrap();
         assert_eq!(
             s["spec"]["clusterIP"], "10.0.0.2",
             "a /30 has one usable address"
@@ -252,13 +271,28 @@ mod tests {
         assert_eq!(s["spec"]["clusterIPs"], json!(["10.0.0.2"]));
         assert_eq!(s["spec"]["ipFamilyPolicy"], "SingleStack");
         let mut s = json!({"spec": {}});
-        allocate(&mut s, "10.0.0.0/29", |ip| ip != "10.0.0.5");
+        allocate(&mut s, "10.0.0.0/29", |ip| ip != Ipv4Addr::new(10, 0, 0, 5)).unwrap();
         assert_eq!(s["spec"]["clusterIP"], "10.0.0.5");
         let mut headless = json!({"spec": {"clusterIP": "None"}});
-        allocate(&mut headless, "10.0.0.0/29", |_| false);
+        allocate(&mut headless, "10.0.0.0/29", |_| true).unwrap();
         assert_eq!(headless["spec"]["clusterIPs"], json!(["None"]));
         let mut ext = json!({"spec": {"type": "ExternalName", "externalName": "x.example"}});
-        allocate(&mut ext, "10.0.0.0/29", |_| false);
+        allocate(&mut ext, "10.0.0.0/29", |_| true).unwrap();
         assert!(ext["spec"].get("clusterIP").is_none());
+        let mut full = json!({"spec": {}});
+        let err = allocate(&mut full, "10.0.0.0/29", |_| true).unwrap_err();
+        assert_eq!(
+            (err.code, err.message.as_str()),
+            (
+                500,
+                "Internal error occurred: failed to allocate a serviceIP: range is full"
+            )
+        );
+        let mut np = json!({"spec": {"type": "NodePort", "ports": [{"port": 80}]}});
+        let err = allocate_node_ports(&mut np, |_| true).unwrap_err();
+        assert_eq!(
+            err.message,
+            "Internal error occurred: failed to allocate a nodePort: range is full"
+        );
     }
 }
