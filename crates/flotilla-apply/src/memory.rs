@@ -28,7 +28,6 @@ use std::sync::{Arc, Mutex};
 use flotilla_render::ObjectId;
 use kube::core::ObjectMeta;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
 use crate::owner::Owner;
@@ -36,12 +35,12 @@ use crate::owner::Owner;
 /// SHA-256 of an applied manifest (as sent, owner labels included) and the apply mode.
 pub(crate) type Digest = [u8; 32];
 
-/// The digest of `manifest` applied with conflicts forced or not.
-pub(crate) fn digest(manifest: &Value, force_conflicts: bool) -> Digest {
+/// The digest of a manifest serialized as `body` (compact JSON, as sent) applied with
+/// conflicts forced or not.
+pub(crate) fn digest(body: &[u8], force_conflicts: bool) -> Digest {
     let mut hasher = Sha256::new();
     hasher.update([u8::from(force_conflicts)]);
-    // Serializing a Value cannot fail (string keys only); an empty body still hashes.
-    hasher.update(serde_json::to_vec(manifest).unwrap_or_default());
+    hasher.update(body);
     hasher.finalize().into()
 }
 
@@ -56,10 +55,14 @@ impl Version {
     /// The version in `metadata`; `None` when it lacks a uid or a resourceVersion (an
     /// object that does not exist).
     pub fn of(metadata: &ObjectMeta) -> Option<Self> {
-        let present = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
+        Self::new(metadata.uid.clone(), metadata.resource_version.clone())
+    }
+
+    /// The version of `uid` and `resource_version`; `None` unless both are given.
+    pub fn new(uid: Option<String>, resource_version: Option<String>) -> Option<Self> {
         Some(Self {
-            uid: present(&metadata.uid)?,
-            resource_version: present(&metadata.resource_version)?,
+            uid: uid.filter(|s| !s.is_empty())?,
+            resource_version: resource_version.filter(|s| !s.is_empty())?,
         })
     }
 }
@@ -289,7 +292,7 @@ mod tests {
         let memory = Memory::default();
         let id = id("x");
         let manifest = json!({"data": {"a": "1"}});
-        let d = digest(&manifest, true);
+        let d = digest(manifest.to_string().as_bytes(), true);
         assert!(!memory.untouched(&id, &d, &meta("u", "5")));
         memory.remember(id.clone(), d, version("u", "5"));
         assert!(memory.untouched(&id, &d, &meta("u", "5")));
@@ -298,10 +301,14 @@ mod tests {
         assert!(!memory.untouched(&id, &d, &ObjectMeta::default()));
         assert!(!memory.untouched(
             &id,
-            &digest(&json!({"data": {"a": "2"}}), true),
+            &digest(json!({"data": {"a": "2"}}).to_string().as_bytes(), true),
             &meta("u", "5")
         ));
-        assert!(!memory.untouched(&id, &digest(&manifest, false), &meta("u", "5")));
+        assert!(!memory.untouched(
+            &id,
+            &digest(manifest.to_string().as_bytes(), false),
+            &meta("u", "5")
+        ));
         memory.remember(id.clone(), d, None);
         assert!(!memory.untouched(&id, &d, &meta("u", "5")));
         memory.remember(id.clone(), d, version("u", "7"));
@@ -313,7 +320,7 @@ mod tests {
     #[test]
     fn snapshots_round_trip_and_name_their_deployer() {
         let memory = Memory::default();
-        let d = digest(&json!({"data": {"a": "1"}}), true);
+        let d = digest(json!({"data": {"a": "1"}}).to_string().as_bytes(), true);
         memory.remember(id("y"), d, version("u2", "9"));
         memory.remember(
             ObjectId {

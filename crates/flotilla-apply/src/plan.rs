@@ -14,15 +14,18 @@
 //! **Write.** Each planned step is carried out: an apply, or a recreation
 //! ([`force::recreate`]); the action reported is judged from the resourceVersions the
 //! dry-run and the write returned, so no read is needed before or after. Answers whose
-//! body is not compared (writes, dry-runs of objects not yet live) are read for their
-//! metadata only.
+//! body is not compared (writes, dry-runs of objects not yet live) are read for the few
+//! metadata fields used ([`AnswerMeta`]). Each manifest is serialized once ([`Body`]): its
+//! digest, its dry-run and its write share the bytes.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use flotilla_render::{Object, ObjectId};
 use kube::api::{DynamicObject, Patch, PatchParams};
 use kube::core::ObjectMeta;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use crate::annotations::{Policy, SsaMode};
 use crate::concurrent::in_order;
@@ -52,8 +55,27 @@ pub(crate) struct Planned<'a> {
     pub object: &'a Object,
     pub target: Target,
     pub step: Step,
-    /// Digest of the manifest, for the applier's memory.
+    /// The manifest as sent, and its digest for the applier's memory.
+    pub body: Body,
+}
+
+/// A manifest serialized once (compact JSON): the body of its dry-run and of its write,
+/// and the digest the applier's memory keeps.
+pub(crate) struct Body {
+    json: Box<RawValue>,
     pub digest: Digest,
+}
+
+impl Body {
+    /// `object`'s manifest, applied with conflicts forced or not.
+    pub fn of(object: &Object, force_conflicts: bool) -> Result<Self, ObjectFailure> {
+        let json = serde_json::value::to_raw_value(&object.value).map_err(|e| ObjectFailure {
+            id: object.id.clone(),
+            reason: format!("cannot serialize the manifest: {e}"),
+        })?;
+        let digest = memory::digest(json.get().as_bytes(), force_conflicts);
+        Ok(Self { json, digest })
+    }
 }
 
 /// The settings planning and writing share.
@@ -98,17 +120,18 @@ pub(crate) async fn plan<'a>(
             let live = live.get(&effective_id(object, &target));
             let dry_run = &dry_run;
             async move {
-                let digest = memory::digest(&object.value, ctx.params.force);
+                let body = Body::of(object, ctx.params.force)?;
                 let untouched = live.is_some_and(|l| {
                     ctx.memory
-                        .untouched(&effective_id(object, &target), &digest, &l.metadata)
+                        .untouched(&effective_id(object, &target), &body.digest, &l.metadata)
                 });
-                let step = plan_one(ctx.force, untouched, object, &target, live, dry_run).await?;
+                let step =
+                    plan_one(ctx.force, untouched, object, &body, &target, live, dry_run).await?;
                 Ok(Planned {
                     object,
                     target,
                     step,
-                    digest,
+                    body,
                 })
             }
         }),
@@ -131,6 +154,7 @@ async fn plan_one(
     force_all: bool,
     untouched: bool,
     object: &Object,
+    body: &Body,
     target: &Target,
     live: Option<&DynamicObject>,
     dry_run: &PatchParams,
@@ -151,11 +175,12 @@ async fn plan_one(
         return Ok(Step::Keep(Action::Unchanged, live_version));
     }
     // The whole answer only when there is a live object to compare it with.
+    let name = &object.id.name;
     let dry = match live {
-        Some(live) => patch(target, object, dry_run)
+        Some(live) => patch(target, name, body, dry_run)
             .await
-            .map(|dry| (same(&dry, live), dry.metadata)),
-        None => patch_meta(target, object, dry_run)
+            .map(|dry| compare_with_live(dry, live)),
+        None => patch_meta(target, name, body, dry_run)
             .await
             .map(|m| (false, m)),
     };
@@ -175,9 +200,10 @@ async fn plan_one(
     // An object that exists without our owner labels is not among `live`: the dry-run,
     // which merges into it, shows its annotations and that it exists.
     if existing.is_some()
-        && (policy.ssa == SsaMode::IfNotPresent || policy_of(&dry).reconcile_disabled)
+        && (policy.ssa == SsaMode::IfNotPresent
+            || Policy::of_live(dry.annotations.as_ref(), dry.labels.as_ref()).reconcile_disabled)
     {
-        return Ok(Step::Keep(Action::Skipped, Version::of(&dry)));
+        return Ok(Step::Keep(Action::Skipped, Version::new(dry.uid, existing)));
     }
     if same_as_live {
         return Ok(Step::Keep(Action::Unchanged, live_version));
@@ -215,11 +241,16 @@ async fn write_one(
     ctx: &Context<'_>,
     planned: &Planned<'_>,
 ) -> Result<AppliedObject, ObjectFailure> {
-    let Planned { object, target, .. } = planned;
+    let Planned {
+        object,
+        target,
+        body,
+        ..
+    } = planned;
     let (action, version) = match &planned.step {
         Step::Keep(action, version) => (*action, version.clone()),
         Step::Apply { existing } => {
-            let after = patch_meta(target, object, &ctx.params)
+            let after = patch_meta(target, &object.id.name, body, &ctx.params)
                 .await
                 .map_err(|e| ObjectFailure::from_kube(&object.id, &e))?;
             let action = match existing {
@@ -229,7 +260,7 @@ async fn write_one(
                 }
                 Some(_) => Action::Configured,
             };
-            (action, Version::of(&after))
+            (action, Version::new(after.uid, after.resource_version))
         }
         Step::Recreate { uid } => {
             let after = force::recreate(
@@ -244,11 +275,8 @@ async fn write_one(
         }
     };
     if action != Action::Skipped {
-        ctx.memory.remember(
-            effective_id(object, target),
-            planned.digest,
-            version.clone(),
-        );
+        ctx.memory
+            .remember(effective_id(object, target), body.digest, version.clone());
     }
     tracing::debug!(object = %object.id, ?action, "applied");
     Ok(AppliedObject {
@@ -259,35 +287,49 @@ async fn write_one(
     })
 }
 
-/// One server-side apply request.
+/// One server-side apply request of the object `name` with `body`.
 pub(crate) async fn patch(
     target: &Target,
-    object: &Object,
+    name: &str,
+    body: &Body,
     params: &PatchParams,
 ) -> Result<DynamicObject, kube::Error> {
     target
         .api
-        .patch(&object.id.name, params, &Patch::Apply(&object.value))
+        .patch(name, params, &Patch::Apply(&*body.json))
         .await
 }
 
-/// An answer read for its metadata only (the rest of the body is skipped, not built).
-#[derive(Deserialize)]
-struct MetadataOnly {
-    #[serde(default)]
-    metadata: ObjectMeta,
+/// What the applier reads of an apply's answer: which object in which state, and the
+/// annotations and labels a policy is read from. The rest of the answer (managedFields
+/// above all) is skipped, not built.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AnswerMeta {
+    uid: Option<String>,
+    resource_version: Option<String>,
+    annotations: Option<BTreeMap<String, String>>,
+    labels: Option<BTreeMap<String, String>>,
 }
 
-/// One server-side apply request whose answer is read for its metadata only.
+/// An answer read for [`AnswerMeta`] only.
+#[derive(Deserialize)]
+struct Answer {
+    #[serde(default)]
+    metadata: AnswerMeta,
+}
+
+/// One server-side apply request whose answer is read for [`AnswerMeta`] only.
 async fn patch_meta(
     target: &Target,
-    object: &Object,
+    name: &str,
+    body: &Body,
     params: &PatchParams,
-) -> Result<ObjectMeta, kube::Error> {
+) -> Result<AnswerMeta, kube::Error> {
     let request = kube::core::Request::new(target.api.resource_url())
-        .patch(&object.id.name, params, &Patch::Apply(&object.value))
+        .patch(name, params, &Patch::Apply(&*body.json))
         .map_err(kube::Error::BuildRequest)?;
-    let answer: MetadataOnly = target.client.request(request).await?;
+    let answer: Answer = target.client.request(request).await?;
     Ok(answer.metadata)
 }
 
@@ -305,22 +347,35 @@ pub(crate) fn policy_of(metadata: &ObjectMeta) -> Policy {
     Policy::of_live(metadata.annotations.as_ref(), metadata.labels.as_ref())
 }
 
-/// Whether the dry-run answer equals the live object: the apply would change nothing.
-/// The resourceVersion and the managedFields timestamps are not compared (a real server
-/// keeps both on a no-op apply; a dry-run may restamp the time).
-fn same(dry: &DynamicObject, live: &DynamicObject) -> bool {
-    dry.data == live.data && comparable(&dry.metadata) == comparable(&live.metadata)
-}
-
-fn comparable(metadata: &ObjectMeta) -> ObjectMeta {
-    let mut metadata = metadata.clone();
-    metadata.resource_version = None;
-    if let Some(entries) = metadata.managed_fields.as_mut() {
-        for entry in entries {
-            entry.time = None;
+/// Whether the dry-run answer equals the live object (the apply would change nothing),
+/// and the answer's [`AnswerMeta`]. The resourceVersion and the managedFields timestamps
+/// are not compared (a real server keeps both on a no-op apply; a dry-run may restamp the
+/// time): the answer takes the live object's before the comparison, rather than both
+/// being copied without them.
+fn compare_with_live(mut dry: DynamicObject, live: &DynamicObject) -> (bool, AnswerMeta) {
+    let metadata = &mut dry.metadata;
+    let resource_version = std::mem::replace(
+        &mut metadata.resource_version,
+        live.metadata.resource_version.clone(),
+    );
+    if let (Some(entries), Some(live_entries)) = (
+        metadata.managed_fields.as_mut(),
+        live.metadata.managed_fields.as_ref(),
+    ) && entries.len() == live_entries.len()
+    {
+        for (entry, live_entry) in entries.iter_mut().zip(live_entries) {
+            entry.time.clone_from(&live_entry.time);
         }
     }
-    metadata
+    let same = dry.data == live.data && dry.metadata == live.metadata;
+    let metadata = dry.metadata;
+    let answer = AnswerMeta {
+        uid: metadata.uid,
+        resource_version,
+        annotations: metadata.annotations,
+        labels: metadata.labels,
+    };
+    (same, answer)
 }
 
 /// The failure of an object whose kind the cluster does not serve.

@@ -26,8 +26,7 @@ use crate::applier::Applier;
 use crate::error::{ApplyError, ObjectFailure};
 use crate::inventory::InventoryEntry;
 use crate::live::LiveObjects;
-use crate::memory;
-use crate::plan::{effective_id, not_served, patch, policy_of};
+use crate::plan::{Body, effective_id, not_served, patch, policy_of};
 use crate::target::{Target, Targets};
 
 /// How one object differs from its desired state.
@@ -113,17 +112,22 @@ impl Applier {
         let compared: Vec<(usize, Outcome)> = stream::iter(resolved)
             .map(|(i, object, target)| {
                 let id = effective_id(object, &target);
-                let live = live.get(&id).cloned();
-                let untouched = live.as_ref().is_some_and(|l| {
-                    let digest = memory::digest(&object.value, ctx.params.force);
-                    ctx.memory.untouched(&id, &digest, &l.metadata)
-                });
+                let live = live.get(&id);
+                let body = Body::of(object, ctx.params.force);
+                let untouched = match (&body, live) {
+                    (Ok(body), Some(l)) => ctx.memory.untouched(&id, &body.digest, &l.metadata),
+                    _ => false,
+                };
                 let dry_run = &dry_run;
                 async move {
                     if untouched {
                         return (i, Outcome::Same);
                     }
-                    (i, diff_one(object, &target, live, dry_run, options).await)
+                    let outcome = match body {
+                        Ok(body) => diff_one(object, &body, &target, live, dry_run, options).await,
+                        Err(failure) => Outcome::Failed(failure),
+                    };
+                    (i, outcome)
                 }
             })
             // Outcomes carry their index: finishing order does not matter.
@@ -147,8 +151,9 @@ impl Applier {
 /// Compares one object's dry-run with its live state.
 async fn diff_one(
     object: &Object,
+    body: &Body,
     target: &Target,
-    live: Option<DynamicObject>,
+    live: Option<&DynamicObject>,
     dry_run: &kube::api::PatchParams,
     options: &CompareOptions,
 ) -> Outcome {
@@ -162,17 +167,14 @@ async fn diff_one(
         Ok(policy) => policy,
         Err(e) => return failed(e.to_string()),
     };
-    let live_policy = live
-        .as_ref()
-        .map(|l| policy_of(&l.metadata))
-        .unwrap_or_default();
+    let live_policy = live.map(|l| policy_of(&l.metadata)).unwrap_or_default();
     if policy.excluded()
         || live_policy.reconcile_disabled
         || (policy.ssa == SsaMode::IfNotPresent && live.is_some())
     {
         return Outcome::Same;
     }
-    let dry = match patch(target, object, dry_run).await {
+    let dry = match patch(target, &object.id.name, body, dry_run).await {
         Ok(dry) => dry,
         Err(e) => return Outcome::Failed(ObjectFailure::from_kube(&object.id, &e)),
     };
@@ -192,10 +194,10 @@ async fn diff_one(
         return Outcome::Same;
     }
     let live = match live {
-        Some(live) => live,
+        Some(live) => serde_json::to_value(live),
         // It exists without our owner labels: read it.
         None => match target.api.get_opt(&object.id.name).await {
-            Ok(Some(live)) => live,
+            Ok(Some(live)) => serde_json::to_value(&live),
             Ok(None) => {
                 return Outcome::Differs(ObjectDiff {
                     object: entry,
@@ -205,7 +207,7 @@ async fn diff_one(
             Err(e) => return Outcome::Failed(ObjectFailure::from_kube(&object.id, &e)),
         },
     };
-    let (Ok(desired), Ok(live)) = (serde_json::to_value(&dry), serde_json::to_value(&live)) else {
+    let (Ok(desired), Ok(live)) = (serde_json::to_value(&dry), live) else {
         return failed("could not serialize the object for comparison".to_owned());
     };
     let secret = object.id.group.is_empty() && object.id.kind == "Secret";
