@@ -27,6 +27,26 @@ fn cm(v: serde_json::Value) -> ConfigMap {
     serde_json::from_value(v).unwrap()
 }
 
+/// Deleting `name` with `preconditions` is refused: a 409 whose message ends with `why`.
+async fn delete_conflicts(
+    api: &Api<ConfigMap>,
+    name: &str,
+    preconditions: kube::api::Preconditions,
+    why: &str,
+) {
+    let params = DeleteParams {
+        preconditions: Some(preconditions),
+        ..Default::default()
+    };
+    match api.delete(name, &params).await {
+        Err(kube::Error::Api(s)) => {
+            assert_eq!(s.code, 409);
+            assert!(s.message.ends_with(why), "{}", s.message);
+        }
+        other => panic!("expected 409, got {other:?}"),
+    }
+}
+
 fn describe(e: &WatchEvent<ConfigMap>) -> String {
     match e {
         WatchEvent::Added(o) => format!("ADDED {}", o.metadata.name.as_deref().unwrap_or("")),
@@ -216,52 +236,36 @@ async fn dry_run_status_subresource_and_finalizers() {
     )
     .await
     .unwrap();
-    let dp = DeleteParams {
-        preconditions: Some(kube::api::Preconditions {
-            resource_version: x.metadata.resource_version.clone(),
-            uid: None,
-        }),
-        ..Default::default()
-    };
     let live = cms.get("x").await.unwrap();
     let (rv, uid) = (
         live.metadata.resource_version.unwrap(),
         live.metadata.uid.unwrap(),
     );
-    match cms.delete("x", &dp).await {
-        Err(kube::Error::Api(s)) => {
-            assert_eq!(s.code, 409);
-            let stale = x.metadata.resource_version.as_deref().unwrap();
-            assert!(
-                s.message.ends_with(&format!(
-                    "Precondition failed: ResourceVersion in precondition: {stale}, ResourceVersion in object meta: {rv}"
-                )),
-                "{}",
-                s.message
-            );
-        }
-        other => panic!("expected 409, got {other:?}"),
-    }
-    let dp = DeleteParams {
-        preconditions: Some(kube::api::Preconditions {
+    let stale = x.metadata.resource_version.unwrap();
+    delete_conflicts(
+        &cms,
+        "x",
+        kube::api::Preconditions {
+            resource_version: Some(stale.clone()),
+            uid: None,
+        },
+        &format!(
+            "Precondition failed: ResourceVersion in precondition: {stale}, ResourceVersion in object meta: {rv}"
+        ),
+    )
+    .await;
+    delete_conflicts(
+        &cms,
+        "x",
+        kube::api::Preconditions {
             resource_version: None,
             uid: Some("not-the-uid".into()),
-        }),
-        ..Default::default()
-    };
-    match cms.delete("x", &dp).await {
-        Err(kube::Error::Api(s)) => {
-            assert_eq!(s.code, 409);
-            assert!(
-                s.message.ends_with(&format!(
-                    "Precondition failed: UID in precondition: not-the-uid, UID in object meta: {uid}"
-                )),
-                "{}",
-                s.message
-            );
-        }
-        other => panic!("expected 409, got {other:?}"),
-    }
+        },
+        &format!(
+            "Precondition failed: UID in precondition: not-the-uid, UID in object meta: {uid}"
+        ),
+    )
+    .await;
     assert!(cms.get_opt("x").await.unwrap().is_some());
 
     // Deleting a namespace makes it Terminating (creates refused with 403) until its
