@@ -11,6 +11,7 @@ use crate::ssa::manager::describe_manager;
 use crate::ssa::{Conflicts, FieldManager, FieldSet, Path, SsaError, Writer};
 use crate::status::ApiError;
 use serde_json::Value;
+use std::sync::LazyLock;
 
 /// The 409 an apply conflict gets: one `FieldManagerConflict` cause per contested field.
 pub fn conflict_error(ctx: &Ctx<'_>, conflicts: &Conflicts) -> ApiError {
@@ -73,15 +74,19 @@ pub fn with_field_manager<R>(
         return f(None);
     };
     // Each endpoint resets the other's part, and nobody gains ownership of it there.
-    let ignored = match subresource {
-        Some("status") => FieldSet::from_paths([Path::fields(&["spec"])]),
-        _ if info.has_subresource("status") => FieldSet::from_paths([Path::fields(&["status"])]),
-        _ => FieldSet::new(),
+    static SPEC: LazyLock<FieldSet> =
+        LazyLock::new(|| FieldSet::from_paths([Path::fields(&["spec"])]));
+    static STATUS: LazyLock<FieldSet> =
+        LazyLock::new(|| FieldSet::from_paths([Path::fields(&["status"])]));
+    let ignored: Option<&FieldSet> = match subresource {
+        Some("status") => Some(&SPEC),
+        _ if info.has_subresource("status") => Some(&STATUS),
+        _ => None,
     };
     let fm = FieldManager {
         schema,
         root: &root,
-        ignored: Some(&ignored),
+        ignored,
         empty: None,
     };
     f(Some(&fm))

@@ -119,8 +119,28 @@ pub fn to_string(set: &FieldSet) -> String {
 /// Serializes a set as a JSON value (key order inside `serde_json::Value` is not kept; use
 /// [`to_string`] where bytes matter).
 pub fn to_json(set: &FieldSet) -> Value {
-    // Our own output is always valid JSON.
-    serde_json::from_str(&to_string(set)).unwrap_or(Value::Null)
+    node_value(set, false)
+}
+
+/// The value [`to_string`]'s text parses to, built directly, keys in the same order.
+fn node_value(set: &FieldSet, dot: bool) -> Value {
+    let mut out = Map::new();
+    if dot {
+        out.insert(".".to_string(), Value::Object(Map::new()));
+    }
+    for pe in elements(set) {
+        let sub = match set.children.get(pe) {
+            Some(child) => node_value(child, set.members.contains(pe)),
+            None => Value::Object(Map::new()),
+        };
+        out.insert(element_key(pe), sub);
+    }
+    Value::Object(out)
+}
+
+/// A node's elements, members and prefixes alike, in path-element order.
+fn elements(set: &FieldSet) -> BTreeSet<&PathElement> {
+    set.members.iter().chain(set.children.keys()).collect()
 }
 
 fn write_node(set: &FieldSet, dot: bool, out: &mut String) {
@@ -136,8 +156,7 @@ fn write_node(set: &FieldSet, dot: bool, out: &mut String) {
         sep(out);
         out.push_str("\".\":{}");
     }
-    let elements: BTreeSet<&PathElement> = set.members.iter().chain(set.children.keys()).collect();
-    for pe in elements {
+    for pe in elements(set) {
         sep(out);
         let mut key = String::new();
         value::write_go_string(&element_key(pe), &mut key);
@@ -180,6 +199,26 @@ mod tests {
             element_key(&pe),
             "k:{\"containerPort\":80,\"protocol\":\"TCP\"}"
         );
+    }
+
+    #[test]
+    fn json_value_is_the_parsed_text() {
+        let item = PathElement::key(vec![("name".into(), json!("a<b&c>"))]);
+        let list = Path::fields(&["spec", "containers"]);
+        let set = FieldSet::from_paths([
+            list.child(item.clone()),
+            list.child(item).child(PathElement::Field("image".into())),
+            Path::fields(&["metadata", "labels", "x\"y"]),
+            Path::fields(&["metadata", "finalizers"]).child(PathElement::Value(json!("f"))),
+            Path::fields(&["data"]).child(PathElement::Index(2)),
+        ]);
+        let parsed: Value = serde_json::from_str(&to_string(&set)).expect("valid JSON");
+        assert_eq!(to_json(&set), parsed);
+        assert_eq!(
+            serde_json::to_string(&to_json(&set)).expect("serializes"),
+            serde_json::to_string(&parsed).expect("serializes")
+        );
+        assert_eq!(to_json(&FieldSet::new()), json!({}));
     }
 
     #[test]

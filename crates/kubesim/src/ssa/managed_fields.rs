@@ -10,6 +10,7 @@ use super::updater::{ManagedFields, VersionedSet};
 use super::value;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 /// The two kinds of write managedFields distinguish.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -232,7 +233,7 @@ pub(crate) fn cap_update_managers(managed: &mut Managed) {
 }
 
 /// The fields no manager is recorded as owning.
-fn server_owned() -> FieldSet {
+static SERVER_OWNED: LazyLock<FieldSet> = LazyLock::new(|| {
     let meta = |f: &str| Path::fields(&["metadata", f]);
     FieldSet::from_paths([
         Path::fields(&["apiVersion"]),
@@ -248,12 +249,11 @@ fn server_owned() -> FieldSet {
         meta("managedFields"),
         meta("resourceVersion"),
     ])
-}
+});
 
 pub(crate) fn strip_server_owned(fields: &mut ManagedFields) {
-    let strip = server_owned();
     for vs in fields.values_mut() {
-        vs.set = vs.set.difference(&strip);
+        vs.set.subtract(&SERVER_OWNED);
     }
     fields.retain(|_, vs| !vs.set.is_empty());
 }
@@ -272,8 +272,10 @@ pub(crate) fn without_managed_fields(obj: &Value) -> Value {
     out
 }
 
-pub(crate) fn with_managed_fields(obj: Value, managed: &Managed) -> Value {
-    let mut out = without_managed_fields(&obj);
+pub(crate) fn with_managed_fields(mut out: Value, managed: &Managed) -> Value {
+    if let Some(Value::Object(meta)) = out.get_mut("metadata") {
+        meta.remove("managedFields");
+    }
     if managed.fields.is_empty() {
         return out;
     }

@@ -203,11 +203,11 @@ impl FieldManager<'_> {
             None => Managed::default(),
         };
         let mut managed = live_managed.clone();
-        let empty = self.empty.cloned().unwrap_or_else(|| json!({}));
         let live_obj = live
             .map(without_managed_fields)
             .unwrap_or_else(|| json!({}));
         if managed.fields.is_empty() && live.is_some() {
+            let empty = self.empty.cloned().unwrap_or_else(|| json!({}));
             let first = identity(
                 BEFORE_FIRST_APPLY,
                 Operation::Update,

@@ -43,9 +43,18 @@ impl FieldSet {
         };
         let mut node = self;
         for pe in prefix {
-            node = node.children.entry(pe.clone()).or_default();
+            // Elements are cloned only for nodes that do not exist yet.
+            if !node.children.contains_key(pe) {
+                node.children.insert(pe.clone(), FieldSet::new());
+            }
+            match node.children.get_mut(pe) {
+                Some(child) => node = child,
+                None => return, // just inserted
+            }
         }
-        node.members.insert(last.clone());
+        if !node.members.contains(last) {
+            node.members.insert(last.clone());
+        }
     }
 
     /// Whether the exact path is a member.
@@ -71,15 +80,25 @@ impl FieldSet {
     /// Paths in either set.
     pub fn union(&self, other: &FieldSet) -> FieldSet {
         let mut out = self.clone();
-        out.members.extend(other.members.iter().cloned());
-        for (pe, child) in &other.children {
-            let merged = match out.children.get(pe) {
-                Some(mine) => mine.union(child),
-                None => child.clone(),
-            };
-            out.children.insert(pe.clone(), merged);
-        }
+        out.extend(other);
         out
+    }
+
+    /// Adds the paths of `other`: [`FieldSet::union`] in place.
+    pub fn extend(&mut self, other: &FieldSet) {
+        for m in &other.members {
+            if !self.members.contains(m) {
+                self.members.insert(m.clone());
+            }
+        }
+        for (pe, theirs) in &other.children {
+            match self.children.get_mut(pe) {
+                Some(mine) => mine.extend(theirs),
+                None => {
+                    self.children.insert(pe.clone(), theirs.clone());
+                }
+            }
+        }
     }
 
     /// Paths in both sets.
@@ -112,6 +131,38 @@ impl FieldSet {
             }
         }
         out
+    }
+
+    /// Removes the paths of `other` from `self`: [`FieldSet::difference`] in place.
+    pub fn subtract(&mut self, other: &FieldSet) {
+        if !other.members.is_empty() {
+            self.members.retain(|m| !other.members.contains(m));
+        }
+        for (pe, theirs) in &other.children {
+            if let Some(mine) = self.children.get_mut(pe) {
+                mine.subtract(theirs);
+                if mine.is_empty() {
+                    self.children.remove(pe);
+                }
+            }
+        }
+    }
+
+    /// Removes the paths of `other`, and every path below a member of `other`, from
+    /// `self`: [`FieldSet::recursive_difference`] in place.
+    pub fn subtract_recursive(&mut self, other: &FieldSet) {
+        if !other.members.is_empty() {
+            self.members.retain(|m| !other.members.contains(m));
+            self.children.retain(|pe, _| !other.members.contains(pe));
+        }
+        for (pe, theirs) in &other.children {
+            if let Some(mine) = self.children.get_mut(pe) {
+                mine.subtract_recursive(theirs);
+                if mine.is_empty() {
+                    self.children.remove(pe);
+                }
+            }
+        }
     }
 
     /// Paths in `self` that are neither in `other` nor below a member of `other`. Used for

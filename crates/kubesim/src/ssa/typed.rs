@@ -136,7 +136,17 @@ pub(crate) fn item_element(
 pub fn to_field_set(schema: &Schema, v: &Value, tr: &TypeRef) -> Result<FieldSet, SsaError> {
     let mut out = FieldSet::new();
     let mut path = Vec::new();
-    collect(schema, v, tr, &mut path, &mut out)?;
+    collect(schema, v, tr, false, &mut path, &mut out)?;
+    Ok(out)
+}
+
+/// The set of fields an applied configuration sets, failing where merging it would: on a
+/// list key it repeats (`duplicate entries for key …`), besides the schema errors of
+/// [`to_field_set`].
+pub fn applied_field_set(schema: &Schema, v: &Value, tr: &TypeRef) -> Result<FieldSet, SsaError> {
+    let mut out = FieldSet::new();
+    let mut path = Vec::new();
+    collect(schema, v, tr, true, &mut path, &mut out)?;
     Ok(out)
 }
 
@@ -144,6 +154,7 @@ fn collect(
     schema: &Schema,
     v: &Value,
     tr: &TypeRef,
+    applied: bool,
     path: &mut Vec<PathElement>,
     out: &mut FieldSet,
 ) -> Result<(), SsaError> {
@@ -160,11 +171,26 @@ fn collect(
                 return Ok(());
             }
             if let Value::Array(items) = v {
-                let elements = items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, item)| item_element(schema, list, i, item, path))
-                    .collect::<Result<Vec<_>, _>>()?;
+                // An applied list may not repeat a key; that is reported before any error
+                // of a later item, as the merge does.
+                let reject_repeats = |elements: &[PathElement]| match first_repeat(elements) {
+                    Some(pe) if applied => Err(SsaError::invalid(
+                        path,
+                        format!("duplicate entries for key {pe}"),
+                    )),
+                    _ => Ok(()),
+                };
+                let mut elements = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    match item_element(schema, list, i, item, path) {
+                        Ok(pe) => elements.push(pe),
+                        Err(e) => {
+                            reject_repeats(&elements)?;
+                            return Err(e);
+                        }
+                    }
+                }
+                reject_repeats(&elements)?;
                 let mut seen = BTreeSet::new();
                 let duplicated: BTreeSet<&PathElement> =
                     elements.iter().filter(|pe| !seen.insert(*pe)).collect();
@@ -172,7 +198,7 @@ fn collect(
                     path.push(pe.clone());
                     // An item whose key repeats (possible in live objects) is owned whole.
                     if !duplicated.contains(pe) {
-                        collect(schema, item, &list.element, path, out)?;
+                        collect(schema, item, &list.element, applied, path, out)?;
                     }
                     out.insert(&Path(path.clone()));
                     path.pop();
@@ -196,7 +222,7 @@ fn collect(
                         ));
                     };
                     path.push(PathElement::Field(k.clone()));
-                    collect(schema, child, child_type, path, out)?;
+                    collect(schema, child, child_type, applied, path, out)?;
                     let empty = matches!(child, Value::Null)
                         || matches!(child, Value::Object(m) if m.is_empty());
                     if empty || map.field(k).is_none() {
@@ -209,6 +235,12 @@ fn collect(
         _ => out.insert(&Path(path.clone())),
     }
     Ok(())
+}
+
+/// The first element equal to an earlier one.
+fn first_repeat(elements: &[PathElement]) -> Option<&PathElement> {
+    let mut seen = BTreeSet::new();
+    elements.iter().find(|pe| !seen.insert(*pe))
 }
 
 /// `v` without the fields in `set`. A list or map left with nothing becomes `null`, as in

@@ -21,9 +21,9 @@ use super::merge::{self, Comparison};
 use super::path::Path;
 use super::schema::{Schema, TypeRef};
 use super::set::FieldSet;
-use super::typed::{reconcile_with_schema, remove_items, to_field_set};
+use super::typed::{applied_field_set, reconcile_with_schema, remove_items, to_field_set};
 use super::value;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -88,11 +88,11 @@ pub struct Updater<'a> {
 }
 
 impl Updater<'_> {
-    fn exclude_ignored(&self, set: FieldSet) -> FieldSet {
-        match self.ignored {
-            Some(ignored) if !ignored.is_empty() => set.recursive_difference(ignored),
-            _ => set,
+    fn exclude_ignored(&self, mut set: FieldSet) -> FieldSet {
+        if let Some(ignored) = self.ignored {
+            set.subtract_recursive(ignored);
         }
+        set
     }
 
     /// Brings recorded ownership in line with the current schema (see
@@ -141,11 +141,9 @@ impl Updater<'_> {
                 continue;
             }
             if let Some(contested) = taken.get(manager) {
-                owned.set = owned.set.difference(contested);
+                owned.set.subtract(contested);
             }
-            if !removed.is_empty() {
-                owned.set = owned.set.difference(&removed);
-            }
+            owned.set.subtract(&removed);
         }
         managers.retain(|_, v| !v.set.is_empty());
         Ok(compare)
@@ -192,6 +190,9 @@ impl Updater<'_> {
         force: bool,
     ) -> Result<Applied, SsaError> {
         self.reconcile(&mut managers);
+        if managers.is_empty() && live.as_object().is_some_and(Map::is_empty) {
+            return self.apply_to_empty(config, api_version, managers, manager);
+        }
         let merged = merge::merge(self.schema, live, config, self.root)?;
         let last = managers.get(manager).map(|v| v.set.clone());
         let set = self.exclude_ignored(to_field_set(self.schema, config, self.root)?);
@@ -207,10 +208,45 @@ impl Updater<'_> {
             Some(last) if !last.is_empty() => self.prune(&merged, &managers, &last)?,
             _ => merged,
         };
-        self.update_managers(live, &pruned, &mut managers, manager, force)?;
+        if managers.keys().any(|m| m != manager) {
+            self.update_managers(live, &pruned, &mut managers, manager, force)?;
+        } else {
+            // Nobody else to take fields from or conflict with: what changed does not
+            // matter (and the merge has already checked both objects against the schema).
+            managers.retain(|_, v| !v.set.is_empty());
+        }
         // Compared as values, not field by field: a reordered list is a change too.
         let object = (!value::equal(live, &pruned)).then_some(pruned);
         Ok(Applied { object, managers })
+    }
+
+    /// An apply to `{}` with no managers, i.e. a create: merging over nothing gives the
+    /// configuration itself, there is nothing to prune and nobody to conflict with. Only
+    /// the checks the merge would make remain (the configuration fits the schema and
+    /// repeats no list key), and the applier owns the configuration's fields.
+    fn apply_to_empty(
+        &self,
+        config: &Value,
+        api_version: &str,
+        mut managers: ManagedFields,
+        manager: &str,
+    ) -> Result<Applied, SsaError> {
+        let set = self.exclude_ignored(applied_field_set(self.schema, config, self.root)?);
+        if !set.is_empty() {
+            managers.insert(
+                manager.to_string(),
+                VersionedSet {
+                    set,
+                    api_version: api_version.to_string(),
+                    applied: true,
+                },
+            );
+        }
+        let empty = config.as_object().is_some_and(Map::is_empty);
+        Ok(Applied {
+            object: (!empty).then(|| config.clone()),
+            managers,
+        })
     }
 
     fn ensure(&self, set: &FieldSet) -> FieldSet {
@@ -254,5 +290,81 @@ impl Updater<'_> {
             &dropped.intersection(&last),
             self.root,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ssa::openapi;
+    use crate::ssa::path::Path;
+    use serde_json::json;
+
+    /// A create (an apply to `{}` with nobody owning anything) skips the merge; it must
+    /// give what the merge gives, errors included. A manager that owns nothing makes the
+    /// same apply take the merge path.
+    #[test]
+    fn a_create_gives_what_merging_over_nothing_gives() {
+        let (schema, root) = openapi::from_crd(&json!({
+            "type": "object",
+            "properties": {"spec": {"type": "object", "properties": {
+                "targets": {"type": "array", "x-kubernetes-list-type": "map",
+                            "x-kubernetes-list-map-keys": ["name"],
+                            "items": {"type": "object", "properties": {
+                                "name": {"type": "string"}, "weight": {"type": "integer"}}}},
+                "tags": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}},
+                "hosts": {"type": "array", "items": {"type": "string"}},
+                "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+                "labels": {"type": "object", "additionalProperties": {"type": "string"}}
+            }}, "status": {"type": "object", "properties": {"ready": {"type": "boolean"}}}}
+        }))
+        .expect("converts");
+        let ignored = FieldSet::from_paths([Path::fields(&["status"])]);
+        let updater = Updater {
+            schema: &schema,
+            root: &root,
+            ignored: Some(&ignored),
+        };
+        let configs = [
+            json!({}),
+            json!({"spec": {}}),
+            json!({"spec": null, "status": {"ready": true}}),
+            json!({"spec": {"targets": [{"name": "a", "weight": 1}, {"name": "b"}],
+                            "tags": ["x", "y"], "hosts": ["h"], "labels": {"k": "v"},
+                            "extra": {"any": {"deep": [1, 2]}}}}),
+            json!({"spec": {"targets": [], "tags": [], "labels": {}, "extra": null}}),
+            json!({"spec": {"targets": [{"name": "a"}, {"name": "a"}, {"weight": 2}]}}),
+            json!({"spec": {"targets": [{"name": "a"}, {"weight": 2}, {"name": "a"}]}}),
+            json!({"spec": {"tags": ["x", "x"]}}),
+            json!({"spec": {"tags": [{"no": "maps"}]}}),
+            json!({"spec": {"targets": {"not": "a list"}}}),
+            json!({"spec": {"unknown": 1}}),
+            json!({"status": {"ready": true}}),
+        ];
+        let placeholder = || {
+            let mut m = ManagedFields::new();
+            m.insert(
+                "placeholder".to_string(),
+                VersionedSet {
+                    set: FieldSet::new(),
+                    api_version: "v1".to_string(),
+                    applied: false,
+                },
+            );
+            m
+        };
+        for config in configs {
+            let created =
+                updater.apply(&json!({}), &config, "v1", ManagedFields::new(), "m", false);
+            let merged = updater.apply(&json!({}), &config, "v1", placeholder(), "m", false);
+            match (created, merged) {
+                (Ok(c), Ok(m)) => {
+                    assert_eq!(c.object, m.object, "{config}");
+                    assert_eq!(c.managers, m.managers, "{config}");
+                }
+                (Err(c), Err(m)) => assert_eq!(c.to_string(), m.to_string(), "{config}"),
+                (c, m) => panic!("{config}: create gave {c:?}, merge gave {m:?}"),
+            }
+        }
     }
 }
