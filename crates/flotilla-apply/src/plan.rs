@@ -200,8 +200,7 @@ async fn plan_one(
     // An object that exists without our owner labels is not among `live`: the dry-run,
     // which merges into it, shows its annotations and that it exists.
     if existing.is_some()
-        && (policy.ssa == SsaMode::IfNotPresent
-            || Policy::of_live(dry.annotations.as_ref(), dry.labels.as_ref()).reconcile_disabled)
+        && (policy.ssa == SsaMode::IfNotPresent || dry.policy().reconcile_disabled)
     {
         return Ok(Step::Keep(Action::Skipped, Version::new(dry.uid, existing)));
     }
@@ -319,6 +318,27 @@ struct Answer {
     metadata: AnswerMeta,
 }
 
+impl AnswerMeta {
+    /// The metadata of an answer read as JSON (empty when it has none).
+    pub fn of_json(answer: &serde_json::Value) -> Self {
+        Answer::deserialize(answer)
+            .map(|a| a.metadata)
+            .unwrap_or_default()
+    }
+
+    /// Whether the answer is of an object that exists (it has a resourceVersion).
+    pub fn exists(&self) -> bool {
+        self.resource_version
+            .as_deref()
+            .is_some_and(|v| !v.is_empty())
+    }
+
+    /// The policy its annotations and labels give.
+    pub fn policy(&self) -> Policy {
+        Policy::of_live(self.annotations.as_ref(), self.labels.as_ref())
+    }
+}
+
 /// One server-side apply request whose answer is read for [`AnswerMeta`] only.
 async fn patch_meta(
     target: &Target,
@@ -326,11 +346,21 @@ async fn patch_meta(
     body: &Body,
     params: &PatchParams,
 ) -> Result<AnswerMeta, kube::Error> {
+    let answer: Answer = patch_as(target, name, body, params).await?;
+    Ok(answer.metadata)
+}
+
+/// One server-side apply request whose answer is read as a `T`.
+pub(crate) async fn patch_as<T: serde::de::DeserializeOwned>(
+    target: &Target,
+    name: &str,
+    body: &Body,
+    params: &PatchParams,
+) -> Result<T, kube::Error> {
     let request = kube::core::Request::new(target.api.resource_url())
         .patch(name, params, &Patch::Apply(&*body.json))
         .map_err(kube::Error::BuildRequest)?;
-    let answer: Answer = target.client.request(request).await?;
-    Ok(answer.metadata)
+    target.client.request(request).await
 }
 
 /// The identity of `object` with the namespace `target` writes it to.

@@ -18,6 +18,7 @@ use flotilla_render::{Object, ObjectSet};
 use futures::{StreamExt, stream};
 use kube::api::DynamicObject;
 use serde::Serialize;
+use serde_json::Value;
 
 pub use compare::{CompareOptions, FieldChange, FieldValue, compare};
 
@@ -26,7 +27,7 @@ use crate::applier::Applier;
 use crate::error::{ApplyError, ObjectFailure};
 use crate::inventory::InventoryEntry;
 use crate::live::LiveObjects;
-use crate::plan::{Body, effective_id, not_served, patch, policy_of};
+use crate::plan::{AnswerMeta, Body, effective_id, not_served, patch_as, policy_of};
 use crate::target::{Target, Targets};
 
 /// How one object differs from its desired state.
@@ -174,23 +175,20 @@ async fn diff_one(
     {
         return Outcome::Same;
     }
-    let dry = match patch(target, &object.id.name, body, dry_run).await {
+    // Read as JSON: it is compared as JSON.
+    let desired: Value = match patch_as(target, &object.id.name, body, dry_run).await {
         Ok(dry) => dry,
         Err(e) => return Outcome::Failed(ObjectFailure::from_kube(&object.id, &e)),
     };
     let entry = target.entry(object);
-    if dry
-        .metadata
-        .resource_version
-        .as_deref()
-        .is_none_or(str::is_empty)
-    {
+    let dry = AnswerMeta::of_json(&desired);
+    if !dry.exists() {
         return Outcome::Differs(ObjectDiff {
             object: entry,
             drift: Drift::Missing,
         });
     }
-    if policy.ssa == SsaMode::IfNotPresent || policy_of(&dry.metadata).reconcile_disabled {
+    if policy.ssa == SsaMode::IfNotPresent || dry.policy().reconcile_disabled {
         return Outcome::Same;
     }
     let live = match live {
@@ -207,7 +205,7 @@ async fn diff_one(
             Err(e) => return Outcome::Failed(ObjectFailure::from_kube(&object.id, &e)),
         },
     };
-    let (Ok(desired), Ok(live)) = (serde_json::to_value(&dry), live) else {
+    let Ok(live) = live else {
         return failed("could not serialize the object for comparison".to_owned());
     };
     let secret = object.id.group.is_empty() && object.id.kind == "Secret";
