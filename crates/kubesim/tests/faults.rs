@@ -31,6 +31,24 @@ async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// Creates `name` right after a restart. The client's pooled connection may be the one the
+/// restart cut, and a request already sent on it fails with a transport error (as
+/// against a real API server); a controller retries, and so does this, for at most 30 s.
+/// A refusal by the API is not retried.
+async fn create_after_restart(api: &Api<ConfigMap>, name: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match api.create(&PostParams::default(), &cm(name)).await {
+            Ok(_) => return,
+            Err(kube::Error::Api(status)) => panic!("creating {name}: {status:?}"),
+            Err(err) => {
+                assert!(Instant::now() < deadline, "creating {name}: {err}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+}
+
 /// A reflector over the default namespace's ConfigMaps, running in the background.
 fn reflect(api: Api<ConfigMap>) -> reflector::Store<ConfigMap> {
     let (reader, writer) = reflector::store();
@@ -108,7 +126,7 @@ async fn reflector_survives_dropped_watches_compaction_and_restarts() {
     // Restart with state kept: same objects, clients reconnect on their own.
     cluster.stop().await;
     cluster.restart().await.unwrap();
-    api.create(&PostParams::default(), &cm("d")).await.unwrap();
+    create_after_restart(&api, "d").await;
     eventually("d after a restart", || {
         names(&store) == ["a", "b", "c", "d"]
     })
@@ -117,7 +135,7 @@ async fn reflector_survives_dropped_watches_compaction_and_restarts() {
     // Restart with state wiped: the reflector's relist empties its cache.
     cluster.restart_wiped().await.unwrap();
     eventually("an empty cache after a wipe", || names(&store).is_empty()).await;
-    api.create(&PostParams::default(), &cm("e")).await.unwrap();
+    create_after_restart(&api, "e").await;
     eventually("e after a wipe", || names(&store) == ["e"]).await;
     let ns = Api::<k8s_openapi::api::core::v1::Namespace>::all(client(cluster).await);
     assert!(
