@@ -57,6 +57,29 @@ impl FieldSet {
         }
     }
 
+    /// Adds the child `pe`: as a member when `member`, and with the paths `below` it
+    /// (relative to it). Merges with what is already there.
+    pub(crate) fn add(&mut self, pe: PathElement, member: bool, below: FieldSet) {
+        let has_below = !below.is_empty();
+        match (member, has_below) {
+            (false, false) => {}
+            (true, false) => {
+                self.members.insert(pe);
+            }
+            (member, true) => {
+                if member {
+                    self.members.insert(pe.clone());
+                }
+                match self.children.get_mut(&pe) {
+                    Some(mine) => mine.extend(&below),
+                    None => {
+                        self.children.insert(pe, below);
+                    }
+                }
+            }
+        }
+    }
+
     /// Whether the exact path is a member.
     pub fn has(&self, path: &Path) -> bool {
         let Some((last, prefix)) = path.0.split_last() else {
@@ -70,6 +93,18 @@ impl FieldSet {
             }
         }
         node.members.contains(last)
+    }
+
+    /// Whether every path of `self` is in `other`.
+    pub fn is_subset(&self, other: &FieldSet) -> bool {
+        self.members.is_subset(&other.members)
+            && self
+                .children
+                .iter()
+                .all(|(pe, mine)| match other.children.get(pe) {
+                    Some(theirs) => mine.is_subset(theirs),
+                    None => mine.is_empty(),
+                })
     }
 
     /// The paths below `pe`, relative to it.
@@ -262,6 +297,18 @@ mod tests {
         assert!(a.has(&p(&["a", "b"])));
         assert!(!a.has(&p(&["a"])));
         assert!(a.difference(&a).is_empty());
+        assert!(FieldSet::from_paths([p(&["a", "c"])]).is_subset(&a));
+        assert!(!b.is_subset(&a));
+        assert!(!FieldSet::from_paths([p(&["a"])]).is_subset(&a));
+        assert!(FieldSet::new().is_subset(&a));
+        let mut c = a.clone();
+        c.extend(&b);
+        assert_eq!(c, a.union(&b));
+        c.subtract(&b);
+        assert_eq!(c, a.union(&b).difference(&b));
+        let mut d = a.union(&b);
+        d.subtract_recursive(&FieldSet::from_paths([p(&["a"]), p(&["e"])]));
+        assert_eq!(d, FieldSet::from_paths([p(&["d"])]));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use super::path::{Path, PathElement};
 use super::schema::{ListKind, ListType, Resolved, Schema, TypeRef, UNTYPED_DEDUCED};
 use super::set::FieldSet;
 use serde_json::{Map, Value};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The shape of a JSON value, as far as the schema cares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,8 +135,7 @@ pub(crate) fn item_element(
 /// The set of fields `v` sets (what an applier of `v` owns).
 pub fn to_field_set(schema: &Schema, v: &Value, tr: &TypeRef) -> Result<FieldSet, SsaError> {
     let mut out = FieldSet::new();
-    let mut path = Vec::new();
-    collect(schema, v, tr, false, &mut path, &mut out)?;
+    collect(schema, v, tr, false, &mut Vec::new(), &mut out)?;
     Ok(out)
 }
 
@@ -145,30 +144,30 @@ pub fn to_field_set(schema: &Schema, v: &Value, tr: &TypeRef) -> Result<FieldSet
 /// [`to_field_set`].
 pub fn applied_field_set(schema: &Schema, v: &Value, tr: &TypeRef) -> Result<FieldSet, SsaError> {
     let mut out = FieldSet::new();
-    let mut path = Vec::new();
-    collect(schema, v, tr, true, &mut path, &mut out)?;
+    collect(schema, v, tr, true, &mut Vec::new(), &mut out)?;
     Ok(out)
 }
 
+/// Adds the fields `v` sets below `path` to `node` (the set of paths below `path`, built
+/// in place rather than path by path) and tells whether `path` itself is a member.
 fn collect(
     schema: &Schema,
     v: &Value,
     tr: &TypeRef,
     applied: bool,
     path: &mut Vec<PathElement>,
-    out: &mut FieldSet,
-) -> Result<(), SsaError> {
+    node: &mut FieldSet,
+) -> Result<bool, SsaError> {
     let atom = resolve(schema, tr, path)?;
     let chosen = effective_shape(&atom, v);
     check_shape(v, chosen, path)?;
     match (chosen, v) {
         (Shape::List, _) => {
             let Some(list) = atom.list() else {
-                return Ok(());
+                return Ok(false);
             };
             if list.kind == ListKind::Atomic {
-                out.insert(&Path(path.clone()));
-                return Ok(());
+                return Ok(true);
             }
             if let Value::Array(items) = v {
                 // An applied list may not repeat a key; that is reported before any error
@@ -191,27 +190,29 @@ fn collect(
                     }
                 }
                 reject_repeats(&elements)?;
-                let mut seen = BTreeSet::new();
-                let duplicated: BTreeSet<&PathElement> =
-                    elements.iter().filter(|pe| !seen.insert(*pe)).collect();
-                for (pe, item) in elements.iter().zip(items) {
-                    path.push(pe.clone());
-                    // An item whose key repeats (possible in live objects) is owned whole.
-                    if !duplicated.contains(pe) {
-                        collect(schema, item, &list.element, applied, path, out)?;
+                let duplicated = repeated(&elements);
+                for ((pe, item), duplicated) in elements.into_iter().zip(items).zip(duplicated) {
+                    // An item is a member itself; one whose key repeats (possible in live
+                    // objects) is owned whole.
+                    let mut below = FieldSet::new();
+                    path.push(pe);
+                    if !duplicated {
+                        collect(schema, item, &list.element, applied, path, &mut below)?;
                     }
-                    out.insert(&Path(path.clone()));
-                    path.pop();
+                    let Some(pe) = path.pop() else {
+                        continue; // pushed above
+                    };
+                    node.add(pe, true, below);
                 }
             }
+            Ok(false)
         }
         (Shape::Map, _) => {
             let Some(map) = atom.map() else {
-                return Ok(());
+                return Ok(false);
             };
             if map.atomic {
-                out.insert(&Path(path.clone()));
-                return Ok(());
+                return Ok(true);
             }
             if let Value::Object(entries) = v {
                 for (k, child) in entries {
@@ -221,20 +222,33 @@ fn collect(
                             format!("field not declared in schema: {k}"),
                         ));
                     };
+                    let mut below = FieldSet::new();
                     path.push(PathElement::Field(k.clone()));
-                    collect(schema, child, child_type, applied, path, out)?;
+                    let member = collect(schema, child, child_type, applied, path, &mut below)?;
+                    let Some(pe) = path.pop() else {
+                        continue; // pushed above
+                    };
                     let empty = matches!(child, Value::Null)
                         || matches!(child, Value::Object(m) if m.is_empty());
-                    if empty || map.field(k).is_none() {
-                        out.insert(&Path(path.clone()));
-                    }
-                    path.pop();
+                    node.add(pe, member || empty || map.field(k).is_none(), below);
                 }
             }
+            Ok(false)
         }
-        _ => out.insert(&Path(path.clone())),
+        _ => Ok(true),
     }
-    Ok(())
+}
+
+/// For each element, whether an equal element occurs anywhere else in the list.
+fn repeated(elements: &[PathElement]) -> Vec<bool> {
+    let mut counts: BTreeMap<&PathElement, usize> = BTreeMap::new();
+    for pe in elements {
+        *counts.entry(pe).or_default() += 1;
+    }
+    elements
+        .iter()
+        .map(|pe| counts.get(pe).is_some_and(|&n| n > 1))
+        .collect()
 }
 
 /// The first element equal to an earlier one.

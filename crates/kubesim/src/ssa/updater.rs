@@ -204,8 +204,17 @@ impl Updater<'_> {
                 applied: true,
             },
         );
+        // Pruning removes only fields of the last applied set that are no longer applied:
+        // when the applier still applies all of them (a re-apply), there is nothing to do.
+        let still_applied = |last: &FieldSet| {
+            managers
+                .get(manager)
+                .is_some_and(|now| last.is_subset(&now.set))
+        };
         let pruned = match last {
-            Some(last) if !last.is_empty() => self.prune(&merged, &managers, &last)?,
+            Some(last) if !last.is_empty() && !still_applied(&last) => {
+                self.prune(&merged, &managers, &last)?
+            }
             _ => merged,
         };
         if managers.keys().any(|m| m != manager) {
