@@ -24,6 +24,7 @@ pub mod gc;
 pub mod immutable;
 pub mod jsonpath;
 pub mod kubeconfig;
+pub mod label_index;
 pub mod namespaces;
 pub mod pki;
 pub mod protobuf;

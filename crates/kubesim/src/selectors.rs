@@ -136,6 +136,16 @@ impl LabelSelector {
         Ok(LabelSelector { requirements })
     }
 
+    /// The `key=value` pairs every matching object carries (from `=`, `==` and a one-value
+    /// `in`).
+    pub fn required(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.requirements.iter().filter_map(|r| match &r.op {
+            Op::Equals(v) => Some((r.key.as_str(), v.as_str())),
+            Op::In(set) if set.len() == 1 => Some((r.key.as_str(), set[0].as_str())),
+            _ => None,
+        })
+    }
+
     /// Whether an object with these `metadata.labels` matches.
     pub fn matches(&self, labels: Option<&serde_json::Map<String, Value>>) -> bool {
         self.requirements.iter().all(|r| {

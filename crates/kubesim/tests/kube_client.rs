@@ -369,6 +369,69 @@ async fn list_selectors_and_paging() {
         .await
         .unwrap();
     assert_eq!(all.len(), 4, "Init, two InitApply, InitDone: {all:?}");
+
+    // Across namespaces, a list by equality selector reads only the namespaces holding the
+    // label (kubesim's label index) and still pages, and follows relabels and deletes.
+    let c = client(cluster).await;
+    let namespaces: Api<Namespace> = Api::all(c.clone());
+    for ns in ["p1", "p2", "p3"] {
+        let o = Namespace {
+            metadata: kube::api::ObjectMeta {
+                name: Some(ns.to_string()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        namespaces.create(&PostParams::default(), &o).await.unwrap();
+        let api: Api<ConfigMap> = Api::namespaced(c.clone(), ns);
+        for i in 0..3 {
+            let mut o = cm(&format!("d{i}"), "v");
+            let owner = if ns == "p2" { "other" } else { "me" };
+            o.metadata.labels = Some(BTreeMap::from([("owner".to_string(), owner.to_string())]));
+            api.create(&PostParams::default(), &o).await.unwrap();
+        }
+    }
+    let all: Api<ConfigMap> = Api::all(c.clone());
+    let keys = |l: &kube::core::ObjectList<ConfigMap>| {
+        l.items
+            .iter()
+            .map(|o| format!("{}/{}", o.metadata.namespace.as_deref().unwrap(), name(o)))
+            .collect::<Vec<_>>()
+    };
+    let mine = ListParams::default().labels("owner=me");
+    let page = all.list(&mine.clone().limit(4)).await.unwrap();
+    assert_eq!(keys(&page), ["p1/d0", "p1/d1", "p1/d2", "p3/d0"]);
+    let token = page.metadata.continue_.clone().unwrap();
+    let rest = all
+        .list(&mine.clone().continue_token(&token))
+        .await
+        .unwrap();
+    assert_eq!(keys(&rest), ["p3/d1", "p3/d2"]);
+    let p2: Api<ConfigMap> = Api::namespaced(c.clone(), "p2");
+    let mut moved = p2.get("d1").await.unwrap();
+    moved.metadata.labels = Some(BTreeMap::from([("owner".to_string(), "me".to_string())]));
+    p2.replace("d1", &PostParams::default(), &moved)
+        .await
+        .unwrap();
+    Api::<ConfigMap>::namespaced(c.clone(), "p1")
+        .delete("d0", &DeleteParams::default())
+        .await
+        .unwrap();
+    let l = all.list(&mine).await.unwrap();
+    assert_eq!(
+        keys(&l),
+        ["p1/d1", "p1/d2", "p2/d1", "p3/d0", "p3/d1", "p3/d2"]
+    );
+    let l = p2
+        .list(&ListParams::default().labels("owner in (me)"))
+        .await
+        .unwrap();
+    assert_eq!(keys(&l), ["p2/d1"]);
+    let l = all
+        .list(&ListParams::default().labels("owner=nobody"))
+        .await
+        .unwrap();
+    assert!(l.items.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

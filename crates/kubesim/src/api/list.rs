@@ -130,7 +130,7 @@ pub fn list(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let rv = snapshot_rv.unwrap_or(store.resource_version());
     let objects: Box<dyn Iterator<Item = (&ObjectKey, &Arc<Value>)>> = match &snapshot {
         Some(s) => Box::new(s.iter().map(|(k, v)| (k, v))),
-        None => Box::new(store.list(group, plural, ns)),
+        None => store.candidates(group, plural, ns, &selectors.labels),
     };
     let page = page(
         objects,
@@ -253,10 +253,11 @@ pub fn delete_collection(ctx: &Ctx<'_>, _bytes: bytes::Bytes) -> Result<Response
     let (policy, _) = propagation(ctx, ctx.query.propagation_policy.as_deref(), None)?;
     let mut store = ctx.state.store.lock();
     let keys: Vec<_> = store
-        .list(
+        .candidates(
             &ctx.info.group,
             &ctx.info.plural,
             ctx.path.namespace.as_deref(),
+            &selectors.labels,
         )
         .filter(|(_, o)| selectors.matches(o))
         .map(|(k, _)| k.clone())

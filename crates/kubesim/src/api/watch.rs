@@ -256,10 +256,11 @@ pub fn watch(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
                 .then(|| Arc::new(super::table::TableSpec::new(ctx, &store))),
         };
         let snapshot = |pending: &mut VecDeque<Bytes>| {
-            for (_, o) in store.list(
+            for (_, o) in store.candidates(
                 &ctx.info.group,
                 &ctx.info.plural,
                 ctx.path.namespace.as_deref(),
+                &selectors.labels,
             ) {
                 if selectors.matches(o) {
                     pending.push_back(object_line("ADDED", &ctx.info, &render, o));
