@@ -166,13 +166,23 @@ impl StoreState {
         self.objects.iter()
     }
 
-    /// Whether any object of any resource lives in `namespace`.
+    /// The keys of every object in `namespace`, in key order. Reads one range per stored
+    /// resource, skipping from each resource to the next, not every object: a terminating
+    /// namespace's cleanup calls this under the lock until the namespace is empty.
     pub fn namespace_keys(&self, namespace: &str) -> Vec<ObjectKey> {
-        self.objects
-            .keys()
-            .filter(|k| k.namespace == namespace)
-            .cloned()
-            .collect()
+        let mut keys = Vec::new();
+        let mut next = self.objects.keys().next();
+        while let Some(k) = next {
+            keys.extend(
+                self.list(&k.group, &k.resource, Some(namespace))
+                    .map(|(k, _)| k.clone()),
+            );
+            // "\0" sorts before any character, so `(group, resource + "\0", "", "")` sorts
+            // after every key of this resource and before every key of the next one.
+            let past = ObjectKey::new(&k.group, &format!("{}\0", k.resource), "", "");
+            next = self.objects.range(past..).next().map(|(k, _)| k);
+        }
+        keys
     }
 
     /// Events with a resourceVersion above `after`, oldest first, or `None` if some of them
@@ -405,6 +415,38 @@ mod tests {
                 .count(),
             0
         );
+    }
+
+    #[test]
+    fn namespace_keys_skip_from_resource_to_resource() {
+        let store = Store::new(10);
+        let mut s = store.lock();
+        let keys = [
+            ("", "configmaps", "a", "x"),
+            ("", "configmaps", "b", "x"),
+            ("", "configmaps", "b", "y"),
+            ("", "configmaps", "c", "x"),
+            ("", "configmapsx", "b", "z"),
+            ("", "namespaces", "", "b"),
+            ("", "pods", "bb", "p"),
+            ("apps", "deployments", "b", "d"),
+            ("apps", "deployments", "c", "d"),
+            ("x.io", "things", "b", "t"),
+        ];
+        for (g, r, ns, n) in keys {
+            s.put(ObjectKey::new(g, r, ns, n), json!({"metadata": {}}));
+        }
+        let scan = |ns: &str| -> Vec<ObjectKey> {
+            s.all()
+                .map(|(k, _)| k)
+                .filter(|k| k.namespace == ns)
+                .cloned()
+                .collect()
+        };
+        for ns in ["a", "b", "bb", "c", "", "none"] {
+            assert_eq!(s.namespace_keys(ns), scan(ns), "{ns}");
+        }
+        assert_eq!(s.namespace_keys("b").len(), 5);
     }
 
     #[test]
