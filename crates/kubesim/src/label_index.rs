@@ -66,16 +66,9 @@ impl LabelIndex {
     }
 
     fn add(&mut self, at: &ObjectKey, key: &str, value: &str) {
-        let namespaces = self
-            .groups
-            .entry(at.group.clone())
-            .or_default()
-            .entry(at.resource.clone())
-            .or_default()
-            .entry(key.to_string())
-            .or_default()
-            .entry(value.to_string())
-            .or_default();
+        let resources = slot(&mut self.groups, &at.group);
+        let keys = slot(resources, &at.resource);
+        let namespaces = slot(slot(keys, key), value);
         match namespaces.binary_search_by(|(ns, _)| ns.as_str().cmp(&at.namespace)) {
             Ok(i) => namespaces[i].1 += 1,
             Err(i) => namespaces.insert(i, (at.namespace.clone(), 1)),
@@ -120,6 +113,17 @@ impl LabelIndex {
     pub(crate) fn clear(&mut self) {
         self.groups.clear();
     }
+}
+
+/// `map[key]`, inserted empty if missing; the key is copied only then (most writes add
+/// labels the index already has).
+fn slot<'m, V: Default>(map: &'m mut HashMap<String, V>, key: &str) -> &'m mut V {
+    if map.contains_key(key) {
+        // Invariant: just checked to be there.
+        #[allow(clippy::expect_used)]
+        return map.get_mut(key).expect("present");
+    }
+    map.entry(key.to_string()).or_default()
 }
 
 fn labels(object: &Value) -> Option<&serde_json::Map<String, Value>> {
