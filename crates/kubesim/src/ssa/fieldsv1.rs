@@ -11,7 +11,6 @@ use super::path::PathElement;
 use super::set::FieldSet;
 use super::value;
 use serde_json::{Map, Value};
-use std::collections::BTreeSet;
 
 /// An error in a `fieldsV1` document.
 #[derive(Debug, thiserror::Error)]
@@ -128,7 +127,7 @@ fn node_value(set: &FieldSet, dot: bool) -> Value {
     if dot {
         out.insert(".".to_string(), Value::Object(Map::new()));
     }
-    for pe in elements(set) {
+    for pe in set.elements() {
         let sub = match set.children.get(pe) {
             Some(child) => node_value(child, set.members.contains(pe)),
             None => Value::Object(Map::new()),
@@ -136,11 +135,6 @@ fn node_value(set: &FieldSet, dot: bool) -> Value {
         out.insert(element_key(pe), sub);
     }
     Value::Object(out)
-}
-
-/// A node's elements, members and prefixes alike, in path-element order.
-fn elements(set: &FieldSet) -> BTreeSet<&PathElement> {
-    set.members.iter().chain(set.children.keys()).collect()
 }
 
 fn write_node(set: &FieldSet, dot: bool, out: &mut String) {
@@ -156,7 +150,7 @@ fn write_node(set: &FieldSet, dot: bool, out: &mut String) {
         sep(out);
         out.push_str("\".\":{}");
     }
-    for pe in elements(set) {
+    for pe in set.elements() {
         sep(out);
         let mut key = String::new();
         value::write_go_string(&element_key(pe), &mut key);

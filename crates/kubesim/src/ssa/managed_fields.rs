@@ -9,6 +9,7 @@ use super::set::FieldSet;
 use super::updater::{ManagedFields, VersionedSet};
 use super::value;
 use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
@@ -55,25 +56,39 @@ pub(crate) fn identity(
     out
 }
 
-pub(crate) struct Identity {
-    pub(crate) manager: String,
+pub(crate) struct Identity<'a> {
+    pub(crate) manager: Cow<'a, str>,
     pub(crate) operation: Operation,
-    pub(crate) api_version: String,
-    pub(crate) subresource: String,
+    pub(crate) api_version: Cow<'a, str>,
+    pub(crate) subresource: Cow<'a, str>,
 }
 
-pub(crate) fn parse_identity(id: &str) -> Identity {
-    let v: Value = serde_json::from_str(id).unwrap_or(Value::Null);
-    let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+/// The JSON [`identity`] writes, read without building a `Value` (strings are borrowed
+/// unless escaped).
+#[derive(Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct IdentityText<'a> {
+    #[serde(borrow)]
+    manager: Cow<'a, str>,
+    #[serde(borrow)]
+    operation: Cow<'a, str>,
+    #[serde(borrow)]
+    api_version: Cow<'a, str>,
+    #[serde(borrow)]
+    subresource: Cow<'a, str>,
+}
+
+pub(crate) fn parse_identity(id: &str) -> Identity<'_> {
+    let text: IdentityText<'_> = serde_json::from_str(id).unwrap_or_default();
     Identity {
-        manager: s("manager"),
-        operation: if s("operation") == "Apply" {
+        manager: text.manager,
+        operation: if text.operation == "Apply" {
             Operation::Apply
         } else {
             Operation::Update
         },
-        api_version: s("apiVersion"),
-        subresource: s("subresource"),
+        api_version: text.api_version,
+        subresource: text.subresource,
     }
 }
 

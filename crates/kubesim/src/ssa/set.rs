@@ -7,6 +7,7 @@
 
 use super::path::{Path, PathElement};
 use super::schema::{Schema, TypeRef};
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A set of [`Path`]s.
@@ -110,6 +111,25 @@ impl FieldSet {
     /// The paths below `pe`, relative to it.
     pub fn with_prefix(&self, pe: &PathElement) -> Option<&FieldSet> {
         self.children.get(pe)
+    }
+
+    /// A node's elements, members and prefixes alike, in path-element order: the two sorted
+    /// collections merged.
+    pub(crate) fn elements(&self) -> impl Iterator<Item = &PathElement> {
+        let mut members = self.members.iter().peekable();
+        let mut prefixes = self.children.keys().peekable();
+        std::iter::from_fn(move || match (members.peek(), prefixes.peek()) {
+            (Some(m), Some(p)) => match m.cmp(p) {
+                Ordering::Less => members.next(),
+                Ordering::Greater => prefixes.next(),
+                Ordering::Equal => {
+                    prefixes.next();
+                    members.next()
+                }
+            },
+            (Some(_), None) => members.next(),
+            (None, _) => prefixes.next(),
+        })
     }
 
     /// Paths in either set.

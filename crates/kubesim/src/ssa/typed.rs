@@ -241,6 +241,9 @@ fn collect(
 
 /// For each element, whether an equal element occurs anywhere else in the list.
 fn repeated(elements: &[PathElement]) -> Vec<bool> {
+    if elements.len() < 2 {
+        return vec![false; elements.len()];
+    }
     let mut counts: BTreeMap<&PathElement, usize> = BTreeMap::new();
     for pe in elements {
         *counts.entry(pe).or_default() += 1;
@@ -253,6 +256,9 @@ fn repeated(elements: &[PathElement]) -> Vec<bool> {
 
 /// The first element equal to an earlier one.
 fn first_repeat(elements: &[PathElement]) -> Option<&PathElement> {
+    if elements.len() < 2 {
+        return None;
+    }
     let mut seen = BTreeSet::new();
     elements.iter().find(|pe| !seen.insert(*pe))
 }
@@ -373,8 +379,7 @@ fn find_atomic_prefixes(
             _ => atom.list().map(|l| l.element.clone()),
         }
     };
-    let elements: BTreeSet<&PathElement> = set.members.iter().chain(set.children.keys()).collect();
-    for pe in elements {
+    for pe in set.elements() {
         let Some(t) = child_type(pe) else {
             continue;
         };
