@@ -8,6 +8,7 @@
 //! writes them: `spec.foo`, `spec.template.spec.containers[0].foo`.
 
 use serde_json::{Map, Value};
+use std::fmt::Write as _;
 
 /// Follows `$ref`s (`#/$defs/<name>`, looked up by `lookup`) to the schema they name;
 /// `None` for a dangling reference or a chain too long to be anything but a cycle.
@@ -64,12 +65,19 @@ impl Schemas<'_> {
     pub fn unknown_fields(&self, name: &str, object: &Value) -> Vec<String> {
         let mut out = Vec::new();
         if let Some(schema) = self.get(name) {
-            self.walk(schema, object, "", &mut out);
+            self.walk(schema, object, &mut Vec::new(), &mut out);
         }
         out
     }
 
-    fn walk(&self, schema: &Value, value: &Value, path: &str, out: &mut Vec<String>) {
+    /// Walks `value` at `path` (rendered only for an unknown field: most have none).
+    fn walk<'v>(
+        &self,
+        schema: &Value,
+        value: &'v Value,
+        path: &mut Vec<Step<'v>>,
+        out: &mut Vec<String>,
+    ) {
         let Some(schema) = self.resolve(schema) else {
             return;
         };
@@ -85,28 +93,51 @@ impl Schemas<'_> {
                     if path.is_empty() && matches!(key.as_str(), "apiVersion" | "kind") {
                         continue;
                     }
-                    let child_path = if path.is_empty() {
-                        key.clone()
-                    } else {
-                        format!("{path}.{key}")
-                    };
+                    path.push(Step::Key(key));
                     match (properties.and_then(|p| p.get(key)), additional) {
-                        (Some(s), _) | (None, Some(s)) => self.walk(s, child, &child_path, out),
-                        (None, None) if properties.is_some() => out.push(child_path),
+                        (Some(s), _) | (None, Some(s)) => self.walk(s, child, path, out),
+                        (None, None) if properties.is_some() => out.push(render(path)),
                         (None, None) => {}
                     }
+                    path.pop();
                 }
             }
             Value::Array(items) => {
                 if let Some(item_schema) = schema.get("items") {
                     for (i, item) in items.iter().enumerate() {
-                        self.walk(item_schema, item, &format!("{path}[{i}]"), out);
+                        path.push(Step::Index(i));
+                        self.walk(item_schema, item, path, out);
+                        path.pop();
                     }
                 }
             }
             _ => {}
         }
     }
+}
+
+/// One step of a path into an object.
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// A path as the API server writes it: `spec.template.spec.containers[0].foo`.
+fn render(path: &[Step<'_>]) -> String {
+    let mut out = String::new();
+    for step in path {
+        match step {
+            Step::Key(k) if out.is_empty() => out.push_str(k),
+            Step::Key(k) => {
+                out.push('.');
+                out.push_str(k);
+            }
+            Step::Index(i) => {
+                let _ = write!(out, "[{i}]");
+            }
+        }
+    }
+    out
 }
 
 /// `strict decoding error: unknown field "a", unknown field "b"`.
