@@ -38,6 +38,27 @@ pub struct VersionedSet {
     pub applied: bool,
 }
 
+/// Records `set` as `manager`'s, unless it is empty: a manager that owns nothing has no
+/// managedFields entry.
+fn record(
+    managers: &mut ManagedFields,
+    manager: &str,
+    set: FieldSet,
+    api_version: &str,
+    applied: bool,
+) {
+    if !set.is_empty() {
+        managers.insert(
+            manager.to_string(),
+            VersionedSet {
+                set,
+                api_version: api_version.to_string(),
+                applied,
+            },
+        );
+    }
+}
+
 /// Every manager's fields, by manager identity.
 pub type ManagedFields = BTreeMap<String, VersionedSet>;
 
@@ -165,17 +186,13 @@ impl Updater<'_> {
             .union(&compare.modified)
             .union(&compare.added)
             .difference(&compare.removed);
-        let set = self.exclude_ignored(set);
-        if !set.is_empty() {
-            managers.insert(
-                manager.to_string(),
-                VersionedSet {
-                    set,
-                    api_version: api_version.to_string(),
-                    applied: false,
-                },
-            );
-        }
+        record(
+            managers,
+            manager,
+            self.exclude_ignored(set),
+            api_version,
+            false,
+        );
         Ok(())
     }
 
@@ -241,16 +258,7 @@ impl Updater<'_> {
         manager: &str,
     ) -> Result<Applied, SsaError> {
         let set = self.exclude_ignored(applied_field_set(self.schema, config, self.root)?);
-        if !set.is_empty() {
-            managers.insert(
-                manager.to_string(),
-                VersionedSet {
-                    set,
-                    api_version: api_version.to_string(),
-                    applied: true,
-                },
-            );
-        }
+        record(&mut managers, manager, set, api_version, true);
         let empty = config.as_object().is_some_and(Map::is_empty);
         Ok(Applied {
             object: (!empty).then(|| config.clone()),
