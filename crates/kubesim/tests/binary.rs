@@ -4,17 +4,18 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::io::{BufRead, BufReader, Lines};
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
 
 #[test]
 fn serve_writes_kubeconfigs_and_stops_on_sigterm() {
     common::require_definitions();
     let kubectl = common::kubectl_135();
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kubesim"))
-        .args([
-            "serve",
+    let (mut child, mut lines) = serve(
+        dir.path(),
+        &[
             "--names",
             "alpha,beta",
             "--kubernetes-version",
@@ -23,14 +24,8 @@ fn serve_writes_kubeconfigs_and_stops_on_sigterm() {
             "fail",
             "--pod-delay",
             "50ms",
-        ])
-        .arg("--state-dir")
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        ],
+    );
     for name in ["alpha", "beta"] {
         let line = lines.next().expect("a ready line").unwrap();
         assert!(
@@ -38,14 +33,7 @@ fn serve_writes_kubeconfigs_and_stops_on_sigterm() {
             "{line}"
         );
     }
-    let kubeconfig = dir.path().join("beta.kubeconfig");
-    let out = Command::new(&kubectl)
-        .args(["version", "-o", "json"])
-        .env("KUBECONFIG", &kubeconfig)
-        .env("HOME", dir.path())
-        .env("KUBECACHEDIR", dir.path().join("cache"))
-        .output()
-        .unwrap();
+    let out = kubectl_in(&kubectl, dir.path(), "beta", &["version", "-o", "json"]);
     assert!(
         out.status.success(),
         "{}",
@@ -69,13 +57,7 @@ fn serve_writes_kubeconfigs_and_stops_on_sigterm() {
             "--timeout=30s",
         ],
     ] {
-        let out = Command::new(&kubectl)
-            .args(&args)
-            .env("KUBECONFIG", &kubeconfig)
-            .env("HOME", dir.path())
-            .env("KUBECACHEDIR", dir.path().join("cache"))
-            .output()
-            .unwrap();
+        let out = kubectl_in(&kubectl, dir.path(), "beta", &args);
         assert!(
             out.status.success(),
             "kubectl {args:?}: {}",
@@ -89,6 +71,37 @@ fn serve_writes_kubeconfigs_and_stops_on_sigterm() {
     assert!(status.success());
     let exit = child.wait().unwrap();
     assert!(exit.success(), "kubesim exited with {exit}");
+}
+
+/// Starts `kubesim serve ARGS` with its state in `state_dir`; the process and the lines it
+/// prints.
+fn serve(state_dir: &Path, args: &[&str]) -> (Child, Lines<BufReader<ChildStdout>>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubesim"))
+        .arg("serve")
+        .args(args)
+        .arg("--state-dir")
+        .arg(state_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    (child, lines)
+}
+
+/// Runs kubectl against `cluster` of the `kubesim serve` whose state directory is
+/// `state_dir` (its kubeconfig, and a home and cache of its own there).
+fn kubectl_in(kubectl: &Path, state_dir: &Path, cluster: &str, args: &[&str]) -> Output {
+    Command::new(kubectl)
+        .args(args)
+        .env(
+            "KUBECONFIG",
+            state_dir.join(format!("{cluster}.kubeconfig")),
+        )
+        .env("HOME", state_dir)
+        .env("KUBECACHEDIR", state_dir.join("cache"))
+        .output()
+        .unwrap()
 }
 
 /// One HTTP/1.1 request to the admin endpoint; the status code.
@@ -110,15 +123,7 @@ fn serve_admin_endpoint_stops_and_restarts_a_cluster() {
     common::require_definitions();
     let kubectl = common::kubectl_135();
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kubesim"))
-        .args(["serve", "--names", "alpha", "--admin-port", "0"])
-        .arg("--state-dir")
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut child, mut lines) = serve(dir.path(), &["--names", "alpha", "--admin-port", "0"]);
     let ready = lines.next().unwrap().unwrap();
     assert!(ready.starts_with("cluster alpha ready"), "{ready}");
     let admin = lines.next().unwrap().unwrap();
@@ -127,13 +132,12 @@ fn serve_admin_endpoint_stops_and_restarts_a_cluster() {
         .unwrap_or_else(|| panic!("{admin}"))
         .to_string();
     let version = || {
-        Command::new(&kubectl)
-            .args(["version", "-o", "json", "--request-timeout=5s"])
-            .env("KUBECONFIG", dir.path().join("alpha.kubeconfig"))
-            .env("HOME", dir.path())
-            .env("KUBECACHEDIR", dir.path().join("cache"))
-            .output()
-            .unwrap()
+        kubectl_in(
+            &kubectl,
+            dir.path(),
+            "alpha",
+            &["version", "-o", "json", "--request-timeout=5s"],
+        )
     };
     assert!(version().status.success());
     assert_eq!(admin_post(&addr, "/clusters/alpha/stop"), 200);
