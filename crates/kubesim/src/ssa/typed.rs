@@ -173,24 +173,31 @@ fn collect(
                 // An applied list may not repeat a key; that is reported before any error
                 // of a later item, as the merge does.
                 let reject_repeats = |elements: &[PathElement]| match first_repeat(elements) {
-                    Some(pe) if applied => Err(SsaError::invalid(
+                    Some(pe) => Err(SsaError::invalid(
                         path,
                         format!("duplicate entries for key {pe}"),
                     )),
-                    _ => Ok(()),
+                    None => Ok(()),
                 };
                 let mut elements = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
                     match item_element(schema, list, i, item, path) {
                         Ok(pe) => elements.push(pe),
                         Err(e) => {
-                            reject_repeats(&elements)?;
+                            if applied {
+                                reject_repeats(&elements)?;
+                            }
                             return Err(e);
                         }
                     }
                 }
-                reject_repeats(&elements)?;
-                let duplicated = repeated(&elements);
+                // An applied list that passed has no repeats; only a live one looks for them.
+                let duplicated = if applied {
+                    reject_repeats(&elements)?;
+                    vec![false; elements.len()]
+                } else {
+                    repeated(&elements)
+                };
                 for ((pe, item), duplicated) in elements.into_iter().zip(items).zip(duplicated) {
                     // An item is a member itself; one whose key repeats (possible in live
                     // objects) is owned whole.
