@@ -281,16 +281,18 @@ pub(crate) fn managed_fields_of(obj: &Value) -> &Value {
 
 pub(crate) fn without_managed_fields(obj: &Value) -> Value {
     let mut out = obj.clone();
-    if let Some(Value::Object(meta)) = out.get_mut("metadata") {
-        meta.remove("managedFields");
-    }
+    remove_managed_fields(&mut out);
     out
 }
 
-pub(crate) fn with_managed_fields(mut out: Value, managed: &Managed) -> Value {
-    if let Some(Value::Object(meta)) = out.get_mut("metadata") {
+fn remove_managed_fields(obj: &mut Value) {
+    if let Some(Value::Object(meta)) = obj.get_mut("metadata") {
         meta.remove("managedFields");
     }
+}
+
+pub(crate) fn with_managed_fields(mut out: Value, managed: &Managed) -> Value {
+    remove_managed_fields(&mut out);
     if managed.fields.is_empty() {
         return out;
     }

@@ -181,11 +181,10 @@ impl Updater<'_> {
     ) -> Result<(), SsaError> {
         self.reconcile(managers);
         let compare = self.update_managers(live, new, managers, manager, true)?;
-        let previous = managers.remove(manager).map(|v| v.set).unwrap_or_default();
-        let set = previous
-            .union(&compare.modified)
-            .union(&compare.added)
-            .difference(&compare.removed);
+        let mut set = managers.remove(manager).map(|v| v.set).unwrap_or_default();
+        set.extend(&compare.modified);
+        set.extend(&compare.added);
+        let set = set.difference(&compare.removed);
         record(
             managers,
             manager,
