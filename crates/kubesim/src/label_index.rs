@@ -13,7 +13,7 @@
 
 use crate::store::ObjectKey;
 use serde_json::Value;
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 /// A label's namespaces, sorted, each with how many objects there carry it.
 type Namespaces = Vec<(String, u32)>;

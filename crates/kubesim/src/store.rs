@@ -2,6 +2,10 @@
 //!
 //! - Objects live in one ordered map keyed by `(group, resource, namespace, name)`, so a
 //!   list comes out in the order etcd's key space gives (`/registry/<resource>/<ns>/<name>`).
+//!   A hash map of the same entries answers reads of one object: every request reads one
+//!   or more (the object, its namespace), and a search of the ordered map compares four
+//!   strings per step, which on a cluster of thousands of objects cost more than the rest
+//!   of a small request's store work.
 //! - Every change takes the next value of the cluster's resourceVersion counter, which is
 //!   written into the object's `metadata.resourceVersion`.
 //! - Every change is appended to a bounded history, from which watches starting at an old
@@ -23,6 +27,7 @@ use crate::allocations::Allocations;
 use crate::label_index::LabelIndex;
 use crate::selectors::LabelSelector;
 use serde_json::Value;
+use foldhash::{HashMap, HashMapExt};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::broadcast;
@@ -82,6 +87,8 @@ pub struct StoredEvent {
 pub struct StoreState {
     resource_version: u64,
     objects: BTreeMap<ObjectKey, Arc<Value>>,
+    /// The same entries as `objects`, for point reads.
+    by_key: HashMap<ObjectKey, Arc<Value>>,
     history: VecDeque<Arc<StoredEvent>>,
     history_limit: usize,
     /// Replay from a resourceVersion below this is impossible (compacted away).
@@ -108,7 +115,7 @@ impl StoreState {
     }
 
     pub fn get(&self, key: &ObjectKey) -> Option<&Arc<Value>> {
-        self.objects.get(key)
+        self.by_key.get(key)
     }
 
     /// The cluster IPs and node ports the stored Services hold.
@@ -218,6 +225,7 @@ impl StoreState {
         let rv = self.resource_version;
         stamp(&mut object, rv);
         let object = Arc::new(object);
+        self.by_key.insert(key.clone(), object.clone());
         let previous = self.objects.insert(key.clone(), object.clone());
         self.allocations
             .replace(&key, previous.as_deref(), Some(&object));
@@ -241,6 +249,7 @@ impl StoreState {
     /// Removes the object at `key`; the DELETED event carries it with a new resourceVersion.
     pub fn remove(&mut self, key: &ObjectKey) -> Option<Arc<Value>> {
         let previous = self.objects.remove(key)?;
+        self.by_key.remove(key);
         self.allocations.replace(key, Some(&previous), None);
         self.labels.replace(key, Some(&previous), None);
         self.resource_version += 1;
@@ -287,6 +296,7 @@ impl Store {
             state: Mutex::new(StoreState {
                 resource_version: 0,
                 objects: BTreeMap::new(),
+                by_key: HashMap::new(),
                 history: VecDeque::new(),
                 history_limit: history_limit.max(1),
                 compacted: 0,
@@ -308,6 +318,7 @@ impl Store {
     pub fn wipe(&self) {
         let mut s = self.lock();
         s.objects.clear();
+        s.by_key.clear();
         s.allocations.clear();
         s.labels.clear();
         s.compact_all();
