@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 
 /// Now, as the API server formats timestamps (RFC 3339, seconds, UTC).
 pub fn now() -> String {
-    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// Five characters from the alphabet `generateName` suffixes use (no vowels, no look-alikes).
