@@ -13,7 +13,8 @@
 //! memory as a snapshot through JSON (a restarted hub that stored it), and with a new
 //! applier without it (a dry-run per object, compared with the listed live objects). kubectl's times include
 //! its start-up (discovery, OpenAPI download), as a user or a script pays them. kubesim
-//! runs in this process with its simulated controllers off, so nothing else writes.
+//! runs in this process with its simulated controllers off, so nothing else writes. The
+//! process allocates with mimalloc, as the hub and `kubesim serve` binaries do.
 //! Medians over the rounds are printed with the ratio kubectl / Flotilla.
 
 use std::path::Path;
@@ -29,6 +30,10 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use kubesim::{Fleet, FleetConfig};
 use serde_json::{Value, json};
+
+/// mimalloc, as in the hub and kubesim binaries this process stands for.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The `i`-th object of the set in `namespace`: a mix of what a Kustomization deploys.
 fn object(i: usize, namespace: &str) -> Value {

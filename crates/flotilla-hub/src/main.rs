@@ -7,6 +7,10 @@ use clap::Parser;
 use flotilla_hub::config::Config;
 use flotilla_hub::telemetry;
 
+/// mimalloc, as in every Flotilla binary: see the workspace manifest.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::parse();

@@ -7,6 +7,10 @@ use kubesim::{Behavior, Fleet, FleetConfig};
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+/// mimalloc, as in every Flotilla binary: see the workspace manifest.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(name = "kubesim", about = "An emulated Kubernetes API server fleet")]
 struct Cli {
