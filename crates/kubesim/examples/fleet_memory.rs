@@ -9,6 +9,10 @@ use anyhow::Context;
 use kubesim::{Fleet, FleetConfig};
 use std::time::Instant;
 
+/// mimalloc, as in `kubesim serve`, whose costs this example stands for.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn rss_kib() -> anyhow::Result<u64> {
     let status = std::fs::read_to_string("/proc/self/status")?;
     let line = status

@@ -22,6 +22,10 @@ use kubesim::{Fleet, FleetConfig};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
+/// mimalloc, as in `kubesim serve`, whose costs this example stands for.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const LISTS: usize = 20;
 
 fn config_map(name: &str) -> Value {
