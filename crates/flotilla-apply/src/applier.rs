@@ -29,6 +29,7 @@ use flotilla_render::{Object, ObjectId, ObjectSet};
 use kube::Client;
 use kube::api::PatchParams;
 
+use crate::concurrent::in_order;
 use crate::crd;
 use crate::error::{ApplyError, Failures};
 use crate::memory::{ForeignMemory, Memory, MemorySnapshot};
@@ -229,25 +230,28 @@ impl Applier {
         objects: &'a [Object],
     ) -> Result<Partition<'a>, ApplyError> {
         let defined_kinds = crd::defined_kinds(objects);
+        let reads = in_order(
+            objects
+                .iter()
+                .filter(|o| o.id.group.is_empty() && o.id.kind == "Namespace")
+                .filter_map(|namespace| Some((namespace, targets.resolve(namespace)?)))
+                .map(|(namespace, target)| async move {
+                    let live = target
+                        .api
+                        .get_opt(&namespace.id.name)
+                        .await
+                        .map_err(|source| ApplyError::Cluster {
+                            what: format!("reading {}", namespace.id),
+                            source,
+                        })?;
+                    Ok::<_, ApplyError>(live.is_none().then_some(namespace.id.name.as_str()))
+                }),
+            self.options.concurrency,
+        )
+        .await;
         let mut new_namespaces = HashSet::new();
-        for namespace in objects
-            .iter()
-            .filter(|o| o.id.group.is_empty() && o.id.kind == "Namespace")
-        {
-            let Some(target) = targets.resolve(namespace) else {
-                continue;
-            };
-            let live = target
-                .api
-                .get_opt(&namespace.id.name)
-                .await
-                .map_err(|source| ApplyError::Cluster {
-                    what: format!("reading {}", namespace.id),
-                    source,
-                })?;
-            if live.is_none() {
-                new_namespaces.insert(namespace.id.name.as_str());
-            }
+        for read in reads {
+            new_namespaces.extend(read?);
         }
 
         let mut partition = Partition {
