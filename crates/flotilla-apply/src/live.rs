@@ -2,11 +2,16 @@
 //! (selected by the owner labels) instead of one read per object: an apply or diff of
 //! hundreds of unchanged objects then costs a handful of lists, not hundreds of gets.
 //!
+//! A list goes across all namespaces. An identity allowed to list only in some
+//! namespaces (a tenant's, under RBAC) is refused that with 403; the resource is then
+//! listed in each namespace the set writes it to instead, which such an identity needs
+//! to be allowed anyway.
+//!
 //! An object that exists but does not carry this deployer's owner labels is not found
 //! here; callers learn of it from the server-side dry-run instead (whose answer for an
 //! existing object carries a resourceVersion).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use flotilla_render::ObjectId;
 use futures::{StreamExt, TryStreamExt, stream};
@@ -15,6 +20,7 @@ use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 
 use crate::error::ApplyError;
 use crate::owner::Owner;
+use crate::target::Target;
 
 /// Lists in flight at once.
 const CONCURRENT_LISTS: usize = 4;
@@ -27,34 +33,36 @@ pub(crate) struct LiveObjects {
 }
 
 impl LiveObjects {
-    /// Lists every object of `resources` (each once; duplicates are skipped) carrying
-    /// `owner`'s labels, in all namespaces.
-    pub async fn fetch(
+    /// Lists every object carrying `owner`'s labels of the resources `targets` write to:
+    /// each resource once, in all namespaces, or, when that is forbidden, in each of the
+    /// targets' namespaces.
+    pub async fn fetch<'t>(
         client: &Client,
         owner: &Owner,
-        resources: impl IntoIterator<Item = ApiResource>,
+        targets: impl IntoIterator<Item = &'t Target>,
     ) -> Result<Self, ApplyError> {
-        let mut unique: Vec<ApiResource> = Vec::new();
-        for resource in resources {
-            if !unique.iter().any(|r| same_resource(r, &resource)) {
-                unique.push(resource);
-            }
+        let mut resources: Vec<(&ApiResource, BTreeSet<&str>)> = Vec::new();
+        for target in targets {
+            let i = match resources
+                .iter()
+                .position(|(r, _)| same_resource(r, &target.resource))
+            {
+                Some(i) => i,
+                None => {
+                    resources.push((&target.resource, BTreeSet::new()));
+                    resources.len() - 1
+                }
+            };
+            resources[i].1.extend(target.namespace.as_deref());
         }
         let selector = owner.selector();
         let params = ListParams::default().labels(&selector);
-        let lists: Vec<(ApiResource, Vec<DynamicObject>)> = stream::iter(unique)
-            .map(|resource| {
+        let lists: Vec<(&ApiResource, Vec<DynamicObject>)> = stream::iter(resources)
+            .map(|(resource, namespaces)| {
                 let params = &params;
                 async move {
-                    let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
-                    let list = api
-                        .list(params)
-                        .await
-                        .map_err(|source| ApplyError::Cluster {
-                            what: format!("listing {} {}", resource.api_version, resource.plural),
-                            source,
-                        })?;
-                    Ok::<_, ApplyError>((resource, list.items))
+                    let items = list(client, resource, &namespaces, params).await?;
+                    Ok::<_, ApplyError>((resource, items))
                 }
             })
             .buffer_unordered(CONCURRENT_LISTS)
@@ -81,6 +89,38 @@ impl LiveObjects {
     /// The live object with identity `id` (its namespace the effective one).
     pub fn get(&self, id: &ObjectId) -> Option<&DynamicObject> {
         self.objects.get(id)
+    }
+}
+
+/// The objects of `resource` selected by `params`: one list across all namespaces, or one
+/// per namespace of `namespaces` when that list is forbidden (403).
+async fn list(
+    client: &Client,
+    resource: &ApiResource,
+    namespaces: &BTreeSet<&str>,
+    params: &ListParams,
+) -> Result<Vec<DynamicObject>, ApplyError> {
+    let failed = |source| ApplyError::Cluster {
+        what: format!("listing {} {}", resource.api_version, resource.plural),
+        source,
+    };
+    let all: Api<DynamicObject> = Api::all_with(client.clone(), resource);
+    match all.list(params).await {
+        Ok(list) => Ok(list.items),
+        Err(kube::Error::Api(status)) if status.code == 403 && !namespaces.is_empty() => {
+            tracing::debug!(
+                resource = %resource.plural,
+                "listing in all namespaces is forbidden, listing in each of the set's"
+            );
+            let mut items = Vec::new();
+            for namespace in namespaces {
+                let api: Api<DynamicObject> =
+                    Api::namespaced_with(client.clone(), namespace, resource);
+                items.extend(api.list(params).await.map_err(failed)?.items);
+            }
+            Ok(items)
+        }
+        Err(error) => Err(failed(error)),
     }
 }
 

@@ -108,12 +108,7 @@ pub(crate) async fn plan<'a>(
             None => failures.push(not_served(object)),
         }
     }
-    let live = LiveObjects::fetch(
-        ctx.client,
-        ctx.owner,
-        resolved.iter().map(|(_, t)| t.resource.clone()),
-    )
-    .await?;
+    let live = LiveObjects::fetch(ctx.client, ctx.owner, resolved.iter().map(|(_, t)| t)).await?;
     let dry_run = ctx.params.clone().dry_run();
     let outcomes: Vec<Result<Planned<'a>, ObjectFailure>> = in_order(
         resolved.into_iter().map(|(object, target)| {

@@ -280,3 +280,67 @@ async fn a_crd_upgrade_and_a_resource_using_its_new_field_in_one_set() {
     );
     fleet.shutdown().await;
 }
+
+/// A tenant's identity may list only in its namespaces: the cluster-wide list of the live
+/// objects is refused (403, injected here), and the applier lists in each namespace of
+/// the set instead, so a new applier still finds the objects and writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_in_each_namespace_when_listing_across_namespaces_is_forbidden() {
+    let (fleet, client) = start().await;
+    let cluster = &fleet.clusters()[0];
+    let objects = set(vec![
+        namespace("team-a"),
+        namespace("team-b"),
+        config_map("team-a", "settings", json!({"k": "a"})),
+        config_map("team-b", "settings", json!({"k": "b"})),
+    ]);
+    Applier::new(client.clone(), owner())
+        .apply(&objects)
+        .await
+        .unwrap();
+    let forbidden = |path: &str| kubesim::Fault {
+        method: Some("GET".into()),
+        path_contains: Some(path.into()),
+        ..kubesim::Fault::status(403)
+    };
+    cluster.inject(forbidden("/api/v1/configmaps"));
+    cluster.clear_request_log();
+
+    let report = Applier::new(client.clone(), owner())
+        .apply(&objects)
+        .await
+        .unwrap();
+    assert_eq!(report.count(Action::Unchanged), 4, "{report:?}");
+    let log = cluster.request_log();
+    let lists: Vec<(String, u16)> = log
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("/configmaps"))
+        .map(|r| (r.path.clone(), r.status))
+        .collect();
+    assert_eq!(
+        lists,
+        [
+            ("/api/v1/configmaps".to_owned(), 403),
+            ("/api/v1/namespaces/team-a/configmaps".to_owned(), 200),
+            ("/api/v1/namespaces/team-b/configmaps".to_owned(), 200),
+        ]
+    );
+    let writes: Vec<&str> = log
+        .iter()
+        .filter(|r| r.method == "PATCH" && !r.query.contains("dryRun"))
+        .map(|r| r.path.as_str())
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}");
+
+    // Refused in a namespace too: the run fails, naming the list.
+    cluster.inject(forbidden("/namespaces/team-b/configmaps"));
+    let error = Applier::new(client.clone(), owner())
+        .apply(&objects)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, ApplyError::Cluster { what, .. } if what == "listing v1 configmaps"),
+        "{error:?}"
+    );
+    fleet.shutdown().await;
+}

@@ -105,7 +105,7 @@ impl Applier {
         let live = LiveObjects::fetch(
             self.client(),
             self.owner(),
-            resolved.iter().map(|(_, _, t)| t.resource.clone()),
+            resolved.iter().map(|(_, _, t)| t),
         )
         .await?;
         let ctx = self.context();
