@@ -22,6 +22,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use flotilla_api::well_known::FIELD_MANAGER;
@@ -31,6 +32,7 @@ use kube::api::PatchParams;
 
 use crate::concurrent::in_order;
 use crate::crd;
+use crate::discovery::ApiDiscovery;
 use crate::error::{ApplyError, Failures};
 use crate::memory::{ForeignMemory, Memory, MemorySnapshot};
 use crate::owner::Owner;
@@ -83,6 +85,7 @@ pub struct Applier {
     owner: Owner,
     options: ApplyOptions,
     memory: Memory,
+    discovery: ApiDiscovery,
 }
 
 impl fmt::Debug for Applier {
@@ -105,11 +108,19 @@ impl Applier {
     /// An applier writing through `client` for the deployer `owner`, with default options.
     pub fn new(client: Client, owner: Owner) -> Self {
         Self {
+            discovery: ApiDiscovery::new(client.clone()),
             client,
             owner,
             options: ApplyOptions::default(),
             memory: Memory::default(),
         }
+    }
+
+    /// The same applier, resolving kinds through `discovery` (of the same cluster),
+    /// shared with the cluster's other appliers, pruners and health checkers.
+    pub fn with_discovery(mut self, discovery: ApiDiscovery) -> Self {
+        self.discovery = discovery;
+        self
     }
 
     /// The same applier with `options`.
@@ -148,10 +159,11 @@ impl Applier {
     /// prune.
     pub async fn apply(&self, set: &ObjectSet) -> Result<ApplyReport, ApplyError> {
         let objects = self.stamped(set);
-        let mut targets = Targets::discover(&self.client).await?;
+        let defined_kinds = crd::defined_kinds(&objects);
+        let mut targets = self.targets(&objects, &defined_kinds).await?;
         let ctx = self.context();
 
-        let partition = self.partition(&targets, &objects).await?;
+        let partition = self.partition(&targets, &objects, &defined_kinds).await?;
         let (planned, failures) = plan::plan(&ctx, &targets, &partition.ready).await?;
         if !failures.is_empty() {
             return Err(ApplyError::Invalid {
@@ -175,7 +187,7 @@ impl Applier {
             if stage == Stage::Classes && !partition.deferred.is_empty() {
                 if !crds.is_empty() {
                     crd::wait_established(&self.client, &crds, self.options.crd_timeout).await?;
-                    targets = Targets::discover(&self.client).await?;
+                    targets = self.discovery.refresh().await?;
                 }
                 let (deferred, failures) = plan::plan(&ctx, &targets, &partition.deferred).await?;
                 if !failures.is_empty() {
@@ -209,6 +221,23 @@ impl Applier {
             .collect()
     }
 
+    /// A discovery serving every kind of `objects` but those whose CRD the set defines
+    /// (`defined_kinds`), which may not be served before the set is applied.
+    pub(crate) async fn targets(
+        &self,
+        objects: &[Object],
+        defined_kinds: &HashSet<(String, String)>,
+    ) -> Result<Arc<Targets>, ApplyError> {
+        self.discovery
+            .current(|targets| {
+                objects.iter().all(|o| {
+                    targets.serves(o)
+                        || defined_kinds.contains(&(o.id.group.clone(), o.id.kind.clone()))
+                })
+            })
+            .await
+    }
+
     /// What planning and writing need to know.
     pub(crate) fn context(&self) -> Context<'_> {
         Context {
@@ -228,8 +257,8 @@ impl Applier {
         &self,
         targets: &Targets,
         objects: &'a [Object],
+        defined_kinds: &HashSet<(String, String)>,
     ) -> Result<Partition<'a>, ApplyError> {
-        let defined_kinds = crd::defined_kinds(objects);
         let reads = in_order(
             objects
                 .iter()

@@ -2,6 +2,8 @@
 //! one cluster for one deployer and looks after it there (DESIGN.md §5, steps 2–5).
 //!
 //! ```text
+//! ApiDiscovery::new(client)               what the cluster serves, cached; one per cluster,
+//!                                         shared through `with_discovery`
 //! Applier::new(client, owner).apply(&objects)
 //!   owner labels on every object          flotilla.dev/name|namespace|kind
 //!   plan: annotations, live objects, dry-run of the whole set
@@ -27,6 +29,7 @@ mod applier;
 mod concurrent;
 mod crd;
 pub mod diff;
+mod discovery;
 mod error;
 mod force;
 pub mod health;
@@ -42,6 +45,7 @@ mod target;
 
 pub use annotations::{Policy, PolicyError, SsaMode};
 pub use applier::{Applier, ApplyOptions};
+pub use discovery::ApiDiscovery;
 pub use error::{ApplyError, Failures, ObjectFailure};
 pub use inventory::{Inventory, InventoryEntry};
 pub use memory::{ForeignMemory, MemorySnapshot};

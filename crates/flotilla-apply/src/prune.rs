@@ -24,11 +24,12 @@ use kube::api::{DeleteParams, DynamicObject, Preconditions};
 
 use crate::annotations::Policy;
 use crate::concurrent::in_order;
+use crate::discovery::ApiDiscovery;
 use crate::error::{Failures, ObjectFailure};
 use crate::inventory::{Inventory, InventoryEntry};
 use crate::owner::Owner;
 use crate::stage::Stage;
-use crate::target::{Target, Targets};
+use crate::target::Target;
 
 /// How often an object being deleted is read again when waiting for it to be gone.
 const POLL: Duration = Duration::from_millis(100);
@@ -100,9 +101,9 @@ pub enum PruneError {
 /// Deletes one deployer's objects from one cluster.
 #[derive(Clone)]
 pub struct Pruner {
-    client: Client,
     owner: Owner,
     options: PruneOptions,
+    discovery: ApiDiscovery,
 }
 
 impl std::fmt::Debug for Pruner {
@@ -124,10 +125,17 @@ impl Pruner {
     /// A pruner deleting through `client` for the deployer `owner`.
     pub fn new(client: Client, owner: Owner) -> Self {
         Self {
-            client,
             owner,
             options: PruneOptions::default(),
+            discovery: ApiDiscovery::new(client),
         }
+    }
+
+    /// The same pruner, resolving kinds through `discovery` (of the same cluster), shared
+    /// with the cluster's appliers and health checkers.
+    pub fn with_discovery(mut self, discovery: ApiDiscovery) -> Self {
+        self.discovery = discovery;
+        self
     }
 
     /// The same pruner with `options`.
@@ -179,7 +187,9 @@ impl Pruner {
         if entries.is_empty() {
             return Ok(report);
         }
-        let targets = Targets::discover(&self.client)
+        let targets = self
+            .discovery
+            .current(|targets| entries.iter().all(|e| targets.serves_entry(e)))
             .await
             .map_err(|e| PruneError::Discovery(Box::new(e)))?;
         let mut outcomes = Vec::with_capacity(entries.len());

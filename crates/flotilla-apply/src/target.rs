@@ -87,15 +87,34 @@ impl Targets {
             .cloned()
     }
 
-    /// The API for `object`, or `None` when its kind is not served (yet).
-    pub fn resolve(&self, object: &Object) -> Option<Target> {
+    /// The served resource of `object`'s kind in its version.
+    fn resolve_object(&self, object: &Object) -> Option<(ApiResource, ApiCapabilities)> {
         let version = object
             .api_version
             .rsplit_once('/')
             .map_or(object.api_version.as_str(), |(_, version)| version);
-        let (resource, capabilities) =
-            self.resolve_gvk(&object.id.group, version, &object.id.kind)?;
+        self.resolve_gvk(&object.id.group, version, &object.id.kind)
+    }
+
+    /// Whether `object`'s kind is served in its version.
+    pub fn serves(&self, object: &Object) -> bool {
+        self.resolve_object(object).is_some()
+    }
+
+    /// The API for `object`, or `None` when its kind is not served (yet).
+    pub fn resolve(&self, object: &Object) -> Option<Target> {
+        let (resource, capabilities) = self.resolve_object(object)?;
         Some(self.target(resource, &capabilities, object.id.namespace.as_deref()))
+    }
+
+    /// Whether an inventory entry's kind is served, in its version or another.
+    pub fn serves_entry(&self, entry: &InventoryEntry) -> bool {
+        self.resolve_gvk(&entry.group, &entry.version, &entry.kind)
+            .is_some()
+            || self
+                .discovery
+                .get(&entry.group)
+                .is_some_and(|group| group.recommended_kind(&entry.kind).is_some())
     }
 
     /// The API for an inventory entry: its version if still served, else the group's

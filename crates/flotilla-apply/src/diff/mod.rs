@@ -28,7 +28,7 @@ use crate::error::{ApplyError, ObjectFailure};
 use crate::inventory::InventoryEntry;
 use crate::live::LiveObjects;
 use crate::plan::{AnswerMeta, Body, effective_id, not_served, patch_as, policy_of};
-use crate::target::{Target, Targets};
+use crate::target::Target;
 
 /// How one object differs from its desired state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -81,8 +81,8 @@ impl Applier {
         options: &CompareOptions,
     ) -> Result<DiffReport, ApplyError> {
         let objects = self.stamped(set);
-        let targets = Targets::discover(self.client()).await?;
         let defined = crate::crd::defined_kinds(&objects);
+        let targets = self.targets(&objects, &defined).await?;
         // Outcomes carry the object's position, so the report keeps the set's order.
         let mut outcomes: Vec<(usize, Outcome)> = Vec::new();
         let mut resolved = Vec::with_capacity(objects.len());

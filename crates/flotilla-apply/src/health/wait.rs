@@ -9,8 +9,9 @@ use kube::Client;
 use crate::concurrent::in_order;
 
 use super::{HealthError, HealthStatus, ObjectHealth, Status, compute};
+use crate::discovery::ApiDiscovery;
 use crate::inventory::InventoryEntry;
-use crate::target::{Target, Targets};
+use crate::target::Target;
 
 /// How a [`HealthChecker`] waits.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,8 +38,8 @@ impl Default for HealthOptions {
 /// Judges and waits for the health of objects on one cluster.
 #[derive(Clone)]
 pub struct HealthChecker {
-    client: Client,
     options: HealthOptions,
+    discovery: ApiDiscovery,
 }
 
 impl std::fmt::Debug for HealthChecker {
@@ -53,9 +54,16 @@ impl HealthChecker {
     /// A checker reading through `client`, with default options.
     pub fn new(client: Client) -> Self {
         Self {
-            client,
             options: HealthOptions::default(),
+            discovery: ApiDiscovery::new(client),
         }
+    }
+
+    /// The same checker, resolving kinds through `discovery` (of the same cluster), shared
+    /// with the cluster's appliers and pruners.
+    pub fn with_discovery(mut self, discovery: ApiDiscovery) -> Self {
+        self.discovery = discovery;
+        self
     }
 
     /// The same checker with `options`.
@@ -73,7 +81,15 @@ impl HealthChecker {
         checks: &[ObjectKindReference],
         default_namespace: Option<&str>,
     ) -> Result<Vec<InventoryEntry>, HealthError> {
-        let targets = Targets::discover(&self.client)
+        let targets = self
+            .discovery
+            .current(|targets| {
+                checks.iter().all(|check| {
+                    targets
+                        .resolve_kind(check.api_version.as_deref(), &check.kind, None)
+                        .is_some()
+                })
+            })
             .await
             .map_err(|e| HealthError::Discovery(Box::new(e)))?;
         checks
@@ -101,7 +117,9 @@ impl HealthChecker {
     /// every object as it was when it became Current. Every object is read at least once,
     /// so a zero timeout is a single look.
     pub async fn wait(&self, objects: &[InventoryEntry]) -> Result<Vec<ObjectHealth>, HealthError> {
-        let targets = Targets::discover(&self.client)
+        let targets = self
+            .discovery
+            .current(|targets| objects.iter().all(|o| targets.serves_entry(o)))
             .await
             .map_err(|e| HealthError::Discovery(Box::new(e)))?;
         let mut pending: Vec<(InventoryEntry, Option<Target>)> = objects

@@ -1,0 +1,144 @@
+//! One [`ApiDiscovery`] shared by a cluster's appliers, pruners and health checkers,
+//! against a kubesim cluster over HTTPS: the cluster is asked once, again when a kind is
+//! missing from the answer (a CRD installed by someone else), and again once the answer
+//! is older than its max age.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use flotilla_apply::health::{HealthChecker, HealthOptions};
+use flotilla_apply::{Action, ApiDiscovery, Applier, Inventory, Pruner};
+use kube::api::PostParams;
+use kubesim::ClusterHandle;
+use serde_json::json;
+
+/// How many discovery documents (`/api`, `/apis` and below) were read since the log was
+/// cleared.
+fn discovery_reads(cluster: &ClusterHandle) -> usize {
+    cluster
+        .request_log()
+        .iter()
+        .filter(|r| {
+            let path = r.path.as_str();
+            r.method == "GET"
+                && (path == "/api"
+                    || path == "/apis"
+                    || path == "/api/v1"
+                    || path.starts_with("/apis/") && path.matches('/').count() <= 3)
+        })
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_discovery_is_asked_once_for_a_clusters_steps() {
+    let (fleet, client) = start().await;
+    let cluster = &fleet.clusters()[0];
+    let discovery = ApiDiscovery::new(client.clone());
+    let objects = set(vec![
+        namespace("team"),
+        config_map("team", "settings", json!({"k": "v"})),
+    ]);
+    cluster.clear_request_log();
+    let applied = Applier::new(client.clone(), owner())
+        .with_discovery(discovery.clone())
+        .apply(&objects)
+        .await
+        .unwrap();
+    assert!(discovery_reads(cluster) > 0, "the first apply discovers");
+
+    cluster.clear_request_log();
+    let again = Applier::new(client.clone(), owner())
+        .with_discovery(discovery.clone())
+        .apply(&objects)
+        .await
+        .unwrap();
+    assert_eq!(again.count(Action::Unchanged), 2, "{again:?}");
+    let health = HealthChecker::new(client.clone())
+        .with_discovery(discovery.clone())
+        .with_options(HealthOptions {
+            timeout: Duration::from_secs(10),
+            ..HealthOptions::default()
+        })
+        .wait(&applied.inventory().iter().cloned().collect::<Vec<_>>())
+        .await
+        .unwrap();
+    assert_eq!(health.len(), 2);
+    let pruned = Pruner::new(client.clone(), owner())
+        .with_discovery(discovery.clone())
+        .prune(&applied.inventory(), &Inventory::default())
+        .await
+        .unwrap();
+    assert_eq!(pruned.deleted.len(), 2, "{pruned:?}");
+    assert_eq!(discovery_reads(cluster), 0, "{:?}", cluster.request_log());
+    fleet.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kind_missing_from_the_cached_answer_is_looked_for_again() {
+    let (fleet, client) = start().await;
+    let cluster = &fleet.clusters()[0];
+    let discovery = ApiDiscovery::new(client.clone());
+    let applier = Applier::new(client.clone(), owner()).with_discovery(discovery.clone());
+    applier.apply(&set(vec![namespace("team")])).await.unwrap();
+
+    // Someone else installs a CRD after the answer was cached.
+    let crds = api(
+        &client,
+        "apiextensions.k8s.io",
+        "v1",
+        "CustomResourceDefinition",
+        None,
+    );
+    crds.create(
+        &PostParams::default(),
+        &serde_json::from_value(crd("widgets", "Widget")).unwrap(),
+    )
+    .await
+    .unwrap();
+    wait_served(&client).await;
+
+    cluster.clear_request_log();
+    let report = applier
+        .apply(&set(vec![custom("Widget", "team", "w", json!(3))]))
+        .await
+        .unwrap();
+    assert_eq!(report.count(Action::Created), 1, "{report:?}");
+    assert!(discovery_reads(cluster) > 0, "the applier discovered again");
+    fleet.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_older_than_its_max_age_is_not_used() {
+    let (fleet, client) = start().await;
+    let cluster = &fleet.clusters()[0];
+    let discovery = ApiDiscovery::new(client.clone()).with_max_age(Duration::ZERO);
+    assert_eq!(discovery.max_age(), Duration::ZERO);
+    let applier = Applier::new(client.clone(), owner()).with_discovery(discovery);
+    let objects = set(vec![namespace("team")]);
+    applier.apply(&objects).await.unwrap();
+    cluster.clear_request_log();
+    applier.apply(&objects).await.unwrap();
+    assert!(discovery_reads(cluster) > 0, "discovered again");
+    fleet.shutdown().await;
+}
+
+/// Waits until the cluster serves `example.com/v1` (its CRD Established).
+async fn wait_served(client: &kube::Client) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let served = kube::discovery::oneshot::group(client, "example.com")
+            .await
+            .is_ok_and(|group| group.recommended_kind("Widget").is_some());
+        if served {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "Widget never served"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
