@@ -166,13 +166,7 @@ async fn a_custom_resource_failing_its_schema_fails_the_run() {
 
     // The CRD exists: the whole set is validated before any write, and the CRD's own
     // apply after the definitions stage is a no-op.
-    let crds = api(
-        &client,
-        "apiextensions.k8s.io",
-        "v1",
-        "CustomResourceDefinition",
-        None,
-    );
+    let crds = crds(&client);
     let crd_version = crds
         .get("widgets.example.com")
         .await

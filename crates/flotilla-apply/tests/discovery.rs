@@ -85,13 +85,7 @@ async fn a_kind_missing_from_the_cached_answer_is_looked_for_again() {
     applier.apply(&set(vec![namespace("team")])).await.unwrap();
 
     // Someone else installs a CRD after the answer was cached.
-    let crds = api(
-        &client,
-        "apiextensions.k8s.io",
-        "v1",
-        "CustomResourceDefinition",
-        None,
-    );
+    let crds = crds(&client);
     crds.create(
         &PostParams::default(),
         &serde_json::from_value(crd("widgets", "Widget")).unwrap(),

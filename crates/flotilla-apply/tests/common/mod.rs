@@ -101,6 +101,17 @@ pub fn api(
     }
 }
 
+/// The CustomResourceDefinitions of the cluster `client` talks to.
+pub fn crds(client: &Client) -> Api<DynamicObject> {
+    api(
+        client,
+        "apiextensions.k8s.io",
+        "v1",
+        "CustomResourceDefinition",
+        None,
+    )
+}
+
 pub fn crd(plural: &str, kind: &str) -> Value {
     crd_with(plural, kind, json!({"size": {"type": "integer"}}))
 }
