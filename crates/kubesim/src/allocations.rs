@@ -8,9 +8,10 @@
 //! no caller's help, and a dry-run, which stores nothing, takes nothing. Allocating then
 //! looks an address up instead of reading every Service.
 //!
-//! Entries are counted, not just marked: kubesim does not refuse a client-chosen address
-//! that another Service holds (the real server does), so two Services may share one, and it
-//! stays taken until both are gone.
+//! A client-chosen address or port another Service holds is refused before the write
+//! ([`crate::defaults::service_claims`]). Entries are still counted, not just marked: should
+//! two stored Services share one (a store restored from a snapshot), it stays taken until
+//! both are gone.
 
 use crate::store::ObjectKey;
 use serde_json::Value;

@@ -141,7 +141,7 @@ pub fn apply(
                 }
                 fields::validate_custom(ctx, &object, Some(&live), subresource)?;
                 super::objects::check_immutable(ctx, subresource, &live, &object)?;
-                if meta::is_noop(&live, &object) || ctx.query.dry_run {
+                if meta::is_noop(&live, &object) {
                     return Ok(ok(&present(ctx, &object)));
                 }
                 let mut store = ctx.state.store.lock();
@@ -150,6 +150,11 @@ pub fn apply(
                     .is_some_and(|current| std::sync::Arc::ptr_eq(current, &live))
                 {
                     continue;
+                }
+                // Claims (a Service's new node ports) see every stored object: under the lock.
+                super::objects::allocate_update(ctx, subresource, &live, &mut object, &store)?;
+                if ctx.query.dry_run {
+                    return Ok(ok(&present(ctx, &object)));
                 }
                 let stored = store.put(key, object);
                 drop(store);

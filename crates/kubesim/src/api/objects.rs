@@ -218,7 +218,8 @@ pub fn write(
     fields::normalize_custom(ctx, &mut new);
     fields::validate_custom(ctx, &new, Some(&old), subresource)?;
     check_immutable(ctx, subresource, &old, &new)?;
-    let new = fields::track_update(ctx, subresource, Some(&old), new)?;
+    let mut new = fields::track_update(ctx, subresource, Some(&old), new)?;
+    allocate_update(ctx, subresource, &old, &mut new, &store)?;
     // The last finalizer of a deleting object going away completes the deletion.
     if meta::is_deleting(&old) && !meta::has_finalizers(&new) {
         if ctx.query.dry_run {
@@ -246,8 +247,26 @@ pub fn on_create(ctx: &Ctx<'_>, object: &mut Value, store: &StoreState) -> Resul
     if !ctx.info.builtin {
         return Ok(());
     }
+    let (group, kind) = (&ctx.info.group, &ctx.info.kind);
     let cidr = &ctx.state.config.service_cidr;
-    crate::defaults::on_create(&ctx.info.group, &ctx.info.kind, object, store, cidr)
+    crate::defaults::on_create(group, kind, object, store, cidr, ctx.query.dry_run)
+}
+
+/// The registry's allocations on an update of a built-in object's main resource (after
+/// validation and the field manager, under the store lock).
+pub fn allocate_update(
+    ctx: &Ctx<'_>,
+    subresource: Option<&str>,
+    old: &Value,
+    new: &mut Value,
+    store: &StoreState,
+) -> Result<(), ApiError> {
+    if subresource.is_some() || !ctx.info.builtin {
+        return Ok(());
+    }
+    let (group, kind) = (&ctx.info.group, &ctx.info.kind);
+    let cidr = &ctx.state.config.service_cidr;
+    crate::defaults::allocate_update(group, kind, old, new, store, cidr, ctx.query.dry_run)
 }
 
 /// The update validation of built-in kinds' immutable fields (main resource only).

@@ -108,7 +108,7 @@ pub fn create(store: &mut StoreState, key: ObjectKey, mut object: Value, tracks_
     crate::defaults::apply(&key.group, &kind, &mut object);
     // Only Services need the cluster's service range (and only their allocations can
     // fail), and controllers create none.
-    if crate::defaults::on_create(&key.group, &kind, &mut object, store, "").is_err() {
+    if crate::defaults::on_create(&key.group, &kind, &mut object, store, "", false).is_err() {
         return;
     }
     let m = metadata_mut(&mut object);

@@ -10,10 +10,12 @@
 //!   manager ran, so nobody owns it in managedFields (a Service's cluster IP, a Job's
 //!   generated selector and its pods' labels);
 //! - [`on_update`]: what the registries keep or derive from the stored object on an update
-//!   (a Service's allocated cluster IPs).
+//!   (a Service's allocated cluster IPs), and [`allocate_update`]: what an update claims of
+//!   the cluster's shared ranges (see [`service_claims`]).
 
 pub mod pod;
 pub mod service;
+pub mod service_claims;
 pub mod workloads;
 
 use crate::status::ApiError;
@@ -112,19 +114,28 @@ fn rbac_subjects(binding: &mut Value) {
 }
 
 /// The registry's part of creating a built-in object of `group`/`kind`; fails only when
-/// an allocator's range is full.
+/// an allocator refuses a requested value (422) or its range is full (500). A dry-run
+/// checks as its allocators do (see [`service_claims`]); it stores, so holds, nothing.
 pub fn on_create(
     group: &str,
     kind: &str,
     object: &mut Value,
     store: &StoreState,
     service_cidr: &str,
+    dry_run: bool,
 ) -> Result<(), ApiError> {
     match (group, kind) {
         ("", "Service") => {
             // The allocation index, not a scan of every Service: see `crate::allocations`.
             let in_use = store.allocations();
+            let claims = service_claims::Claims {
+                held: in_use,
+                cidr: service_cidr,
+                dry_run,
+            };
+            claims.cluster_ip(object)?;
             service::allocate(object, service_cidr, |ip| in_use.ip_in_use(ip))?;
+            claims.node_ports(object, None)?;
             service::allocate_node_ports(object, |port| in_use.node_port_in_use(port))?;
             object["status"] = json!({"loadBalancer": {}});
         }
@@ -147,6 +158,37 @@ pub fn on_update(group: &str, kind: &str, old: &Value, new: &mut Value) {
     if let ("", "Service") = (group, kind) {
         service::normalize_update(old, new);
     }
+}
+
+/// The registry's allocations on an update of a built-in object's main resource, after
+/// validation and under the store lock: a Service leaving ExternalName claims or gets a
+/// cluster IP, and a NodePort or LoadBalancer Service claims the node ports it did not
+/// hold and gets one for each port without (see [`service_claims`]).
+pub fn allocate_update(
+    group: &str,
+    kind: &str,
+    old: &Value,
+    new: &mut Value,
+    store: &StoreState,
+    service_cidr: &str,
+    dry_run: bool,
+) -> Result<(), ApiError> {
+    if (group, kind) != ("", "Service") {
+        return Ok(());
+    }
+    let in_use = store.allocations();
+    let claims = service_claims::Claims {
+        held: in_use,
+        cidr: service_cidr,
+        dry_run,
+    };
+    let external = |s: &Value| s.pointer("/spec/type") == Some(&json!("ExternalName"));
+    if external(old) && !external(new) {
+        claims.cluster_ip(new)?;
+        service::allocate(new, service_cidr, |ip| in_use.ip_in_use(ip))?;
+    }
+    claims.node_ports(new, Some(old))?;
+    service::allocate_node_ports(new, |port| in_use.node_port_in_use(port))
 }
 
 /// The Job registry's selector, unless `spec.manualSelector` is true: the pod template

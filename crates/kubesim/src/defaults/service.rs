@@ -59,12 +59,14 @@ pub fn defaults(spec: &mut Map<String, Value>) {
 }
 
 /// Node ports (30000–32767) for the ports of a NodePort or LoadBalancer Service that have
-/// none (a LoadBalancer with `allocateLoadBalancerNodePorts: false` gets none); a full
-/// range fails the create with the real server's 500.
+/// none (a LoadBalancer with `allocateLoadBalancerNodePorts: false` gets none), other than
+/// those `taken` or named by its other ports; a full range fails the write with the real
+/// server's 500.
 pub fn allocate_node_ports(
     object: &mut Value,
     taken: impl Fn(i64) -> bool,
 ) -> Result<(), ApiError> {
+    let mut used = super::service_claims::requested_node_ports(object);
     let Some(spec) = spec_mut(object) else {
         return Ok(());
     };
@@ -76,7 +78,6 @@ pub fn allocate_node_ports(
         return Ok(());
     }
     let seed = i64::from(uuid::Uuid::new_v4().as_u128() as u16);
-    let mut used: Vec<i64> = Vec::new();
     if let Some(Value::Array(ports)) = spec.get_mut("ports") {
         for p in ports.iter_mut().filter_map(Value::as_object_mut) {
             if p.get("nodePort")
