@@ -12,8 +12,8 @@
 //! small: a label shared by many objects of a namespace costs one entry.
 
 use crate::store::ObjectKey;
-use serde_json::Value;
 use foldhash::HashMap;
+use serde_json::Value;
 
 /// A label's namespaces, sorted, each with how many objects there carry it.
 type Namespaces = Vec<(String, u32)>;

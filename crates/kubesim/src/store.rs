@@ -26,8 +26,8 @@
 use crate::allocations::Allocations;
 use crate::label_index::LabelIndex;
 use crate::selectors::LabelSelector;
-use serde_json::Value;
 use foldhash::{HashMap, HashMapExt};
+use serde_json::Value;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::broadcast;
