@@ -132,6 +132,8 @@ impl Default for Faults {
 
 fn error_for(code: u16, retry_after: Option<u32>) -> ApiError {
     let (reason, message) = match code {
+        401 => ("Unauthorized", "Unauthorized"),
+        403 => ("Forbidden", "forbidden: injected by kubesim"),
         429 => (
             "TooManyRequests",
             "the server has received too many requests and has asked us to try again later",
@@ -241,6 +243,21 @@ mod tests {
                 .error
                 .is_none()
         );
+    }
+
+    #[test]
+    fn injected_statuses_carry_the_reason_clients_test_for() {
+        let f = Faults::default();
+        for (code, reason) in [
+            (401, "Unauthorized"),
+            (403, "Forbidden"),
+            (500, "InternalError"),
+            (503, "ServiceUnavailable"),
+        ] {
+            f.add(Fault::status(code).times(1));
+            let (e, _) = f.check("GET", "/api/v1/configmaps").error.unwrap();
+            assert_eq!((e.code, e.reason), (code, reason));
+        }
     }
 
     #[test]
