@@ -14,12 +14,12 @@
 //! applier without it (a dry-run per object, compared with the listed live objects).
 //! kubectl's times include its start-up (reading its discovery cache, OpenAPI), as a user
 //! or a script pays them. The appliers of the cold and the same-applier rows share one
-//! [`ApiDiscovery`], as a hub worker's for one cluster do, so that, like kubectl after its
-//! first run, they do not discover every time; the restored and new appliers stand for a
-//! restarted hub and discover afresh. kubesim runs in this process with its simulated
-//! controllers off, so nothing else writes. The process allocates with mimalloc, as the
-//! hub and `kubesim serve` binaries do.
-//! Medians over the rounds are printed with the ratio kubectl / Flotilla.
+//! [`ApiDiscovery`], as a hub worker's for one cluster would, so that, like kubectl after
+//! its first run, they do not discover every time; the restored and new appliers stand
+//! for a restarted hub and discover afresh. kubesim runs in this process with its
+//! simulated controllers off, so nothing else writes. The process allocates with
+//! mimalloc, as the hub and `kubesim serve` binaries do. Medians over the rounds are
+//! printed with the ratio kubectl / Flotilla.
 
 use std::path::Path;
 use std::process::Command;

@@ -37,7 +37,7 @@ use crate::error::{ApplyError, Failures};
 use crate::memory::{ForeignMemory, Memory, MemorySnapshot};
 use crate::owner::Owner;
 use crate::plan::{self, Context, Planned};
-use crate::report::ApplyReport;
+use crate::report::{Action, ApplyReport};
 use crate::stage::Stage;
 use crate::target::Targets;
 
@@ -51,10 +51,10 @@ pub struct ApplyOptions {
     /// without it only objects annotated `flotilla.dev/force: enabled` are recreated and
     /// any other immutable-field change fails the run.
     pub force: bool,
-    /// Requests in flight at once within a stage (at least one). Sixteen keep both ends
-    /// of a loopback connection busy on two cores where eight left them waking each other
-    /// (`apply_vs_kubectl`: cold apply of 500 objects about 12% faster); a real API
-    /// server allows hundreds (`--max-requests-inflight`).
+    /// Requests in flight at once within a stage (at least one). Sixteen kept a kubesim
+    /// server and the applier sharing two cores busier than eight, which left them
+    /// waking each other (cold applies of 500 objects about 12% faster, 32 no faster);
+    /// an API server's priority and fairness queues bound what one client gets anyway.
     pub concurrency: usize,
     /// How long to wait for the set's CRDs to become Established.
     pub crd_timeout: Duration,
@@ -183,6 +183,7 @@ impl Applier {
             .collect();
         let mut report = ApplyReport::default();
         let mut planned = staged_plans(planned);
+        let mut crds_changed = false;
         for stage in Stage::ALL {
             if stage == Stage::Classes && !partition.deferred.is_empty() {
                 if !crds.is_empty() {
@@ -203,7 +204,16 @@ impl Applier {
             // Within a stage, the set's order (deferred objects were planned later).
             members.sort_by_key(|p| position.get(&p.object.id).copied());
             tracing::debug!(?stage, objects = members.len(), "applying stage");
-            report.objects.extend(plan::write(&ctx, &members).await?);
+            let written = plan::write(&ctx, &members).await?;
+            crds_changed |= written.iter().any(|o| {
+                crd::is_crd_id(&o.id) && !matches!(o.action, Action::Unchanged | Action::Skipped)
+            });
+            report.objects.extend(written);
+        }
+        // What the cluster serves changed with the CRDs; without deferred objects nobody
+        // waited for them to be served and discovered again, so the next caller must.
+        if crds_changed && partition.deferred.is_empty() {
+            self.discovery.invalidate().await;
         }
         let applied: HashSet<ObjectId> = report.objects.iter().map(|o| o.entry.id()).collect();
         self.memory.retain(&applied);
@@ -221,18 +231,18 @@ impl Applier {
             .collect()
     }
 
-    /// A discovery serving every kind of `objects` but those whose CRD the set defines
-    /// (`defined_kinds`), which may not be served before the set is applied.
+    /// A discovery serving every kind of `objects` but those of `may_wait` (`(group,
+    /// kind)`: an apply's custom resources whose CRD the set defines, which are planned
+    /// again against a new discovery once their CRDs are established).
     pub(crate) async fn targets(
         &self,
         objects: &[Object],
-        defined_kinds: &HashSet<(String, String)>,
+        may_wait: &HashSet<(String, String)>,
     ) -> Result<Arc<Targets>, ApplyError> {
         self.discovery
             .current(|targets| {
                 objects.iter().all(|o| {
-                    targets.serves(o)
-                        || defined_kinds.contains(&(o.id.group.clone(), o.id.kind.clone()))
+                    targets.serves(o) || may_wait.contains(&(o.id.group.clone(), o.id.kind.clone()))
                 })
             })
             .await

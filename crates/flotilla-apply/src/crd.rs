@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use flotilla_render::Object;
+use flotilla_render::{Object, ObjectId};
 use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject};
 use kube::core::GroupVersionKind;
@@ -20,7 +20,12 @@ const POLL: Duration = Duration::from_millis(100);
 
 /// Whether `object` is a CustomResourceDefinition.
 pub(crate) fn is_crd(object: &Object) -> bool {
-    object.id.group == GROUP && object.id.kind == KIND
+    is_crd_id(&object.id)
+}
+
+/// Whether `id` is that of a CustomResourceDefinition.
+pub(crate) fn is_crd_id(id: &ObjectId) -> bool {
+    id.group == GROUP && id.kind == KIND
 }
 
 /// `(group, kind)` of every custom resource the set's CRDs define.

@@ -1,17 +1,22 @@
 //! API discovery of one cluster, cached and shared.
 //!
 //! Every apply, diff, prune and health wait needs to know which resources the cluster
-//! serves. Discovering costs two requests and parsing every served group's resources
-//! (about 3 ms on kubesim, more against a real API server), and a worker reconciling a
-//! deployer runs several of these steps, for several deployers, against the same cluster.
-//! So the answer is kept, like client-go's cached discovery and Flux's REST mapper, and
-//! asked again only when it may be wrong:
+//! serves. Discovering costs two requests with aggregated discovery (one per group
+//! version without it) and parsing every served group's resources (about 3 ms on
+//! kubesim, more against a real API server), and reconciling a deployer runs several of
+//! these steps, for several deployers, against the same cluster. So the answer is kept,
+//! like client-go's cached discovery and Flux's REST mapper, and asked again only when it
+//! may be wrong:
 //!
 //! - when it does not serve something a caller needs (a CRD installed since, a version
 //!   added): a kind that is missing is looked for again before it is called not served;
-//! - when the applier has just written CRDs, which may add kinds or versions;
-//! - when it is older than [`ApiDiscovery::max_age`], so that removed kinds and versions
-//!   are noticed too.
+//! - when the applier or the pruner has written or deleted CRDs, which add or remove
+//!   kinds and versions;
+//! - when it is older than [`ApiDiscovery::max_age`], so that kinds and versions removed
+//!   by others are noticed too.
+//!
+//! Callers missing a kind at the same time share one new discovery: whoever waited for
+//! the lock while another discovered takes that answer, served or not.
 //!
 //! Clones share the cache: create one per cluster and hand it to each [`Applier`],
 //! [`Pruner`] and [`HealthChecker`] of that cluster (`with_discovery`).
@@ -79,20 +84,29 @@ impl ApiDiscovery {
         self.max_age
     }
 
-    /// A discovery of which `serves` holds: the cached one if it is young enough and
-    /// `serves` holds of it, else a new one.
+    /// The cached discovery if it is young enough and `serves` holds of it, else a new
+    /// one (of which `serves` may still not hold: the kind is not served). A discovery
+    /// made while this call waited for the lock is as new as one it would make, and is
+    /// taken as it is.
     pub(crate) async fn current(
         &self,
         serves: impl Fn(&Targets) -> bool,
     ) -> Result<Arc<Targets>, ApplyError> {
+        let asked = Instant::now();
         let mut cached = self.cached.lock().await;
         if let Some(discovered) = cached.as_ref()
             && discovered.at.elapsed() < self.max_age
-            && serves(&discovered.targets)
+            && (discovered.at >= asked || serves(&discovered.targets))
         {
             return Ok(discovered.targets.clone());
         }
         Self::discover_into(&self.client, &mut cached).await
+    }
+
+    /// Forgets the cached discovery: the next caller discovers. For callers that changed
+    /// what the cluster serves some other way (installed or removed CRDs).
+    pub async fn invalidate(&self) {
+        *self.cached.lock().await = None;
     }
 
     /// A new discovery, replacing the cached one.

@@ -100,27 +100,40 @@ async fn list(
     namespaces: &BTreeSet<&str>,
     params: &ListParams,
 ) -> Result<Vec<DynamicObject>, ApplyError> {
-    let failed = |source| ApplyError::Cluster {
-        what: format!("listing {} {}", resource.api_version, resource.plural),
+    let failed = |namespace: Option<&str>, source| ApplyError::Cluster {
+        what: match namespace {
+            Some(ns) => format!(
+                "listing {} {} in namespace {ns}",
+                resource.api_version, resource.plural
+            ),
+            None => format!("listing {} {}", resource.api_version, resource.plural),
+        },
         source,
     };
     let all: Api<DynamicObject> = Api::all_with(client.clone(), resource);
     match all.list(params).await {
         Ok(list) => Ok(list.items),
-        Err(kube::Error::Api(status)) if status.code == 403 && !namespaces.is_empty() => {
+        Err(kube::Error::Api(status)) if status.is_forbidden() && !namespaces.is_empty() => {
             tracing::debug!(
                 resource = %resource.plural,
                 "listing in all namespaces is forbidden, listing in each of the set's"
             );
-            let mut items = Vec::new();
-            for namespace in namespaces {
-                let api: Api<DynamicObject> =
-                    Api::namespaced_with(client.clone(), namespace, resource);
-                items.extend(api.list(params).await.map_err(failed)?.items);
-            }
-            Ok(items)
+            let lists: Vec<Vec<DynamicObject>> = stream::iter(namespaces)
+                .map(|namespace| async move {
+                    let api: Api<DynamicObject> =
+                        Api::namespaced_with(client.clone(), namespace, resource);
+                    let list = api
+                        .list(params)
+                        .await
+                        .map_err(|e| failed(Some(namespace), e))?;
+                    Ok::<_, ApplyError>(list.items)
+                })
+                .buffer_unordered(CONCURRENT_LISTS)
+                .try_collect()
+                .await?;
+            Ok(lists.into_iter().flatten().collect())
         }
-        Err(error) => Err(failed(error)),
+        Err(error) => Err(failed(None, error)),
     }
 }
 

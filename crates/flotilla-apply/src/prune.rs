@@ -239,6 +239,14 @@ impl Pruner {
                 Err(failure) => failures.push(failure),
             }
         }
+        // A deleted CRD takes its kinds with it: the next caller must not find them served.
+        if report
+            .deleted
+            .iter()
+            .any(|e| crate::crd::is_crd_id(&e.id()))
+        {
+            self.discovery.invalidate().await;
+        }
         if !failures.is_empty() {
             return Err(PruneError::Delete {
                 failures: Failures(failures),

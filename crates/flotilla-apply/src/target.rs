@@ -107,48 +107,66 @@ impl Targets {
         Some(self.target(resource, &capabilities, object.id.namespace.as_deref()))
     }
 
-    /// Whether an inventory entry's kind is served, in its version or another.
-    pub fn serves_entry(&self, entry: &InventoryEntry) -> bool {
+    /// The served resource of an inventory entry: its version if still served, else the
+    /// group's preferred version serving the kind (an object outlives the version it was
+    /// applied as).
+    fn resolve_entry_resource(
+        &self,
+        entry: &InventoryEntry,
+    ) -> Option<(ApiResource, ApiCapabilities)> {
         self.resolve_gvk(&entry.group, &entry.version, &entry.kind)
-            .is_some()
-            || self
-                .discovery
-                .get(&entry.group)
-                .is_some_and(|group| group.recommended_kind(&entry.kind).is_some())
-    }
-
-    /// The API for an inventory entry: its version if still served, else the group's
-    /// preferred version serving the kind (an object outlives the version it was applied
-    /// as). `None` when the kind is no longer served.
-    pub fn resolve_entry(&self, entry: &InventoryEntry) -> Option<Target> {
-        let (resource, capabilities) = self
-            .resolve_gvk(&entry.group, &entry.version, &entry.kind)
             .or_else(|| {
                 self.discovery
                     .get(&entry.group)?
                     .recommended_kind(&entry.kind)
-            })?;
+            })
+    }
+
+    /// Whether an inventory entry's kind is served, in its version or another.
+    pub fn serves_entry(&self, entry: &InventoryEntry) -> bool {
+        self.resolve_entry_resource(entry).is_some()
+    }
+
+    /// The API for an inventory entry (see [`Self::resolve_entry_resource`]), `None` when
+    /// the kind is no longer served.
+    pub fn resolve_entry(&self, entry: &InventoryEntry) -> Option<Target> {
+        let (resource, capabilities) = self.resolve_entry_resource(entry)?;
         Some(self.target(resource, &capabilities, entry.namespace.as_deref()))
     }
 
-    /// The API for objects of `kind` in `api_version` (`group/version`), or, without
-    /// one, in the first group serving `kind` (its preferred version).
+    /// The served resource of `kind` in `api_version` (`group/version`), or, without one,
+    /// in the first group serving `kind` (its preferred version).
+    fn resolve_kind_resource(
+        &self,
+        api_version: Option<&str>,
+        kind: &str,
+    ) -> Option<(ApiResource, ApiCapabilities)> {
+        match api_version {
+            Some(api_version) => {
+                let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+                self.resolve_gvk(group, version, kind)
+            }
+            None => self
+                .discovery
+                .groups()
+                .find_map(|group| group.recommended_kind(kind)),
+        }
+    }
+
+    /// Whether `kind` is served in `api_version` (or anywhere, without one).
+    pub fn serves_kind(&self, api_version: Option<&str>, kind: &str) -> bool {
+        self.resolve_kind_resource(api_version, kind).is_some()
+    }
+
+    /// The API for objects of `kind` in `api_version` (see
+    /// [`Self::resolve_kind_resource`]) in `namespace`.
     pub fn resolve_kind(
         &self,
         api_version: Option<&str>,
         kind: &str,
         namespace: Option<&str>,
     ) -> Option<Target> {
-        let (resource, capabilities) = match api_version {
-            Some(api_version) => {
-                let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-                self.resolve_gvk(group, version, kind)?
-            }
-            None => self
-                .discovery
-                .groups()
-                .find_map(|group| group.recommended_kind(kind))?,
-        };
+        let (resource, capabilities) = self.resolve_kind_resource(api_version, kind)?;
         Some(self.target(resource, &capabilities, namespace))
     }
 

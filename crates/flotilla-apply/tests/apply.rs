@@ -292,10 +292,10 @@ async fn lists_in_each_namespace_when_listing_across_namespaces_is_forbidden() {
         .apply(&objects)
         .await
         .unwrap();
-    let forbidden = |path: &str| kubesim::Fault {
-        method: Some("GET".into()),
-        path_contains: Some(path.into()),
-        ..kubesim::Fault::status(403)
+    let forbidden = |path: &str| {
+        kubesim::Fault::status(403)
+            .method("GET")
+            .path_contains(path)
     };
     cluster.inject(forbidden("/api/v1/configmaps"));
     cluster.clear_request_log();
@@ -333,7 +333,8 @@ async fn lists_in_each_namespace_when_listing_across_namespaces_is_forbidden() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&error, ApplyError::Cluster { what, .. } if what == "listing v1 configmaps"),
+        matches!(&error, ApplyError::Cluster { what, .. }
+            if what == "listing v1 configmaps in namespace team-b"),
         "{error:?}"
     );
     fleet.shutdown().await;

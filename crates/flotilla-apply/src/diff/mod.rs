@@ -14,6 +14,8 @@
 
 mod compare;
 
+use std::collections::HashSet;
+
 use flotilla_render::{Object, ObjectSet};
 use futures::{StreamExt, stream};
 use kube::api::DynamicObject;
@@ -81,8 +83,10 @@ impl Applier {
         options: &CompareOptions,
     ) -> Result<DiffReport, ApplyError> {
         let objects = self.stamped(set);
+        // Every kind looked for: a custom resource reported missing because the cached
+        // discovery predates its CRD would be a false drift.
+        let targets = self.targets(&objects, &HashSet::new()).await?;
         let defined = crate::crd::defined_kinds(&objects);
-        let targets = self.targets(&objects, &defined).await?;
         // Outcomes carry the object's position, so the report keeps the set's order.
         let mut outcomes: Vec<(usize, Outcome)> = Vec::new();
         let mut resolved = Vec::with_capacity(objects.len());

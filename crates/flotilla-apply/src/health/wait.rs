@@ -84,11 +84,9 @@ impl HealthChecker {
         let targets = self
             .discovery
             .current(|targets| {
-                checks.iter().all(|check| {
-                    targets
-                        .resolve_kind(check.api_version.as_deref(), &check.kind, None)
-                        .is_some()
-                })
+                checks
+                    .iter()
+                    .all(|check| targets.serves_kind(check.api_version.as_deref(), &check.kind))
             })
             .await
             .map_err(|e| HealthError::Discovery(Box::new(e)))?;
