@@ -225,8 +225,21 @@ impl StoreState {
         let rv = self.resource_version;
         stamp(&mut object, rv);
         let object = Arc::new(object);
-        self.by_key.insert(key.clone(), object.clone());
-        let previous = self.objects.insert(key.clone(), object.clone());
+        // An update replaces in place: no copy of the key.
+        let previous = match self.by_key.get_mut(&key) {
+            Some(slot) => {
+                if let Some(ordered) = self.objects.get_mut(&key) {
+                    *ordered = object.clone();
+                }
+                Some(std::mem::replace(slot, object.clone()))
+            }
+            None => {
+                self.by_key.insert(key.clone(), object.clone());
+                self.objects.insert(key.clone(), object.clone());
+                None
+            }
+        };
+        debug_assert_eq!(self.objects.len(), self.by_key.len());
         self.allocations
             .replace(&key, previous.as_deref(), Some(&object));
         self.labels
@@ -250,6 +263,7 @@ impl StoreState {
     pub fn remove(&mut self, key: &ObjectKey) -> Option<Arc<Value>> {
         let previous = self.objects.remove(key)?;
         self.by_key.remove(key);
+        debug_assert_eq!(self.objects.len(), self.by_key.len());
         self.allocations.replace(key, Some(&previous), None);
         self.labels.replace(key, Some(&previous), None);
         self.resource_version += 1;
@@ -307,8 +321,9 @@ impl Store {
         }
     }
 
-    /// Locks the store. A poisoned lock (a panic while holding it) is taken over: every
-    /// mutation is a single insert or remove, so the state is still consistent.
+    /// Locks the store. A poisoned lock (a panic while holding it) is taken over: a
+    /// mutation cannot panic between its steps (only an allocation failure, which aborts),
+    /// so the state is still consistent.
     pub fn lock(&self) -> MutexGuard<'_, StoreState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -337,7 +352,8 @@ mod tests {
     use serde_json::json;
 
     /// Reading only the indexed namespaces finds exactly what a scan of every object does,
-    /// in the same order, through relabels, deletes and a wipe.
+    /// in the same order, and a point read finds what the ordered map holds, through
+    /// relabels, deletes and a wipe.
     #[test]
     fn label_candidates_agree_with_a_full_scan() {
         let store = Store::new(10);
@@ -355,6 +371,13 @@ mod tests {
         .map(|s| LabelSelector::parse(s).unwrap())
         .collect();
         let check = |s: &StoreState| {
+            assert_eq!(s.all().count(), s.by_key.len());
+            for (key, object) in s.all() {
+                assert!(
+                    s.get(key).is_some_and(|got| Arc::ptr_eq(got, object)),
+                    "{key:?}"
+                );
+            }
             for sel in &selectors {
                 for ns in [None, Some("n0"), Some("n3"), Some("gone")] {
                     let matching = |o: &&Arc<Value>| {
@@ -419,12 +442,15 @@ mod tests {
         );
         drop(s);
         store.wipe();
+        let s = store.lock();
+        check(&s);
         assert_eq!(
-            store
-                .lock()
-                .candidates("", "configmaps", None, &selectors[0])
-                .count(),
+            s.candidates("", "configmaps", None, &selectors[0]).count(),
             0
+        );
+        assert!(
+            s.get(&ObjectKey::new("", "configmaps", "n2", "solo"))
+                .is_none()
         );
     }
 
