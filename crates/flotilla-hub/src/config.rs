@@ -31,6 +31,12 @@ pub struct Config {
     #[arg(long, env = "FLOTILLA_ARTIFACTS_DIR")]
     pub artifacts_dir: Option<PathBuf>,
 
+    /// Reconciles of each source kind in flight at once (Flux's `--concurrent`): a fleet
+    /// of sources created together is fetched a few at a time, not all at once.
+    #[arg(long, env = "FLOTILLA_SOURCE_CONCURRENCY", default_value_t = 4,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub source_concurrency: u16,
+
     /// Log output: `json` for machines (the default in clusters), `text` for people.
     #[arg(long, env = "FLOTILLA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
     pub log_format: LogFormat,
@@ -52,6 +58,14 @@ mod tests {
         let config = Config::try_parse_from(["flotilla-hub"]).unwrap();
         assert_eq!(config.listen, "127.0.0.1:8080".parse().unwrap());
         assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!(config.source_concurrency, 4);
+    }
+
+    #[test]
+    fn refuses_zero_source_concurrency() {
+        let err =
+            Config::try_parse_from(["flotilla-hub", "--source-concurrency", "0"]).unwrap_err();
+        assert!(err.to_string().contains("--source-concurrency"), "{err}");
     }
 
     #[test]

@@ -66,7 +66,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 cluster.url,
                 artifacts_dir.display()
             ));
-            Some(SourceControllers::start(cluster.client, sources, metrics))
+            Some(SourceControllers::start(
+                cluster.client,
+                sources,
+                metrics,
+                config.source_concurrency,
+            ))
         }
         Err(err) => {
             say(&format!(

@@ -1,7 +1,7 @@
 //! The GitRepository reconciler against a kubesim management cluster and a real
 //! `git http-backend`: readiness and status, new commits on the interval, reconcile on
-//! demand, suspend, authentication failures, artifact garbage collection, and
-//! `kubectl wait`.
+//! demand, suspend, authentication failures, artifact garbage collection, `kubectl wait`,
+//! and the bound on reconciles in flight.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
 mod common;
@@ -343,6 +343,42 @@ async fn a_hanging_source_does_not_hold_up_the_others() -> anyhow::Result<()> {
         conditions::READY,
         Status::Unknown
     ));
+    hub.shutdown().await;
+    Ok(())
+}
+
+/// With one reconcile per kind at a time, a second GitRepository waits for the first's
+/// fetch to end (here, a silent server's, at its 3 s timeout): when the second is Ready,
+/// the first has already failed. Unbounded, the second is Ready while the first still
+/// waits for its server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconciles_of_a_kind_are_bounded_by_the_concurrency() -> anyhow::Result<()> {
+    let silent = flotilla_testkit::git::SilentServer::start().await?;
+    let (repos, _work, head) = repo_with_one_commit()?;
+    let server = GitHttpServer::start(&repos, HttpAuth::None).await?;
+    let hub = Hub::start_with_concurrency(1).await?;
+    let api = hub.api::<GitRepository>();
+    let mut hanging = gitrepo("hanging", &silent.url(), "1h");
+    hanging.spec.timeout = Some("3s".parse()?);
+    api.create(&PostParams::default(), &hanging).await?;
+    eventually("the hanging source to start its fetch", || async {
+        let repo = api.get("hanging").await?;
+        let conditions = repo.status.map(|s| s.conditions).unwrap_or_default();
+        Ok(
+            conditions::has_status(&conditions, conditions::RECONCILING, Status::True)
+                .then_some(()),
+        )
+    })
+    .await?;
+
+    create(&api, "app", &server.url("app"), "1h").await?;
+    ready_at(&api, "app", &head).await?;
+    let repo = api.get("hanging").await?;
+    let conditions = repo.status.map(|s| s.conditions).unwrap_or_default();
+    assert!(
+        conditions::has_status(&conditions, conditions::READY, Status::False),
+        "{conditions:?}"
+    );
     hub.shutdown().await;
     Ok(())
 }

@@ -27,6 +27,7 @@ use flotilla_source::{SourceError, SourceSpec, Sources};
 use futures::StreamExt;
 use kube::core::NamespaceResourceScope;
 use kube::runtime::Controller;
+use kube::runtime::controller::Config as ControllerConfig;
 use kube::runtime::watcher;
 use kube::{Api, Resource};
 use serde::Serialize;
@@ -90,14 +91,22 @@ pub struct SourceControllers {
 
 impl SourceControllers {
     /// Starts a controller per source kind against `client`, fetching through `sources`
-    /// and counting fetches in `metrics`.
-    pub fn start(client: kube::Client, sources: Arc<Sources>, metrics: Arc<Metrics>) -> Self {
+    /// and counting fetches in `metrics`, each reconciling at most `concurrency` (at least
+    /// one) objects at a time.
+    pub fn start(
+        client: kube::Client,
+        sources: Arc<Sources>,
+        metrics: Arc<Metrics>,
+        concurrency: u16,
+    ) -> Self {
         let context = Arc::new(Context::new(client.clone(), sources, metrics));
+        // kube-runtime reads 0 as unbounded.
+        let config = ControllerConfig::default().concurrency(concurrency.max(1));
         let tasks = vec![
-            spawn::<flotilla_api::GitRepository>(&client, context.clone()),
-            spawn::<flotilla_api::Bucket>(&client, context.clone()),
-            spawn::<flotilla_api::HelmRepository>(&client, context.clone()),
-            spawn::<flotilla_api::OCIRepository>(&client, context.clone()),
+            spawn::<flotilla_api::GitRepository>(&client, context.clone(), config.clone()),
+            spawn::<flotilla_api::Bucket>(&client, context.clone(), config.clone()),
+            spawn::<flotilla_api::HelmRepository>(&client, context.clone(), config.clone()),
+            spawn::<flotilla_api::OCIRepository>(&client, context.clone(), config),
         ];
         Self { tasks, context }
     }
@@ -121,11 +130,13 @@ impl SourceControllers {
 fn spawn<K: SourceKind>(
     client: &kube::Client,
     context: Arc<Context>,
+    config: ControllerConfig,
 ) -> tokio::task::JoinHandle<()> {
     let api: Api<K> = Api::all(client.clone());
     context.register_kind::<K>();
     tokio::spawn(async move {
         Controller::new(api, watcher::Config::default())
+            .with_config(config)
             .run(
                 controller::reconcile::<K>,
                 controller::error_policy::<K>,

@@ -34,13 +34,20 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// A management cluster with the CRDs and namespace [`NS`], and the controllers on.
+    /// A management cluster with the CRDs and namespace [`NS`], and the controllers on,
+    /// four reconciles per kind at a time (the hub's default).
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with_concurrency(4).await
+    }
+
+    /// As [`Self::start`], with `concurrency` reconciles per kind at a time.
+    pub async fn start_with_concurrency(concurrency: u16) -> anyhow::Result<Self> {
         let mut hub = Self::without_controllers().await?;
         hub.controllers = Some(SourceControllers::start(
             hub.client.clone(),
             hub.sources.clone(),
             Arc::new(flotilla_hub::metrics::Metrics::new()),
+            concurrency,
         ));
         Ok(hub)
     }
