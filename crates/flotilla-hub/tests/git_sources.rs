@@ -308,15 +308,15 @@ async fn kubectl_wait_for_ready_works() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_hanging_source_does_not_hold_up_the_others() -> anyhow::Result<()> {
-    let silent = flotilla_testkit::git::SilentServer::start().await?;
-    let (repos, _work, head) = repo_with_one_commit()?;
-    let server = GitHttpServer::start(&repos, HttpAuth::None).await?;
-    let hub = Hub::start().await?;
-    let api = hub.api::<GitRepository>();
+/// Creates GitRepository `hanging` of `silent`'s URL with `timeout`, and waits until its
+/// fetch has started.
+async fn start_hanging(
+    api: &Api<GitRepository>,
+    silent: &flotilla_testkit::git::SilentServer,
+    timeout: &str,
+) -> anyhow::Result<()> {
     let mut hanging = gitrepo("hanging", &silent.url(), "1h");
-    hanging.spec.timeout = Some("10m".parse()?);
+    hanging.spec.timeout = Some(timeout.parse()?);
     api.create(&PostParams::default(), &hanging).await?;
     eventually("the hanging source to start its fetch", || async {
         let repo = api.get("hanging").await?;
@@ -326,7 +326,17 @@ async fn a_hanging_source_does_not_hold_up_the_others() -> anyhow::Result<()> {
                 .then_some(()),
         )
     })
-    .await?;
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_source_does_not_hold_up_the_others() -> anyhow::Result<()> {
+    let silent = flotilla_testkit::git::SilentServer::start().await?;
+    let (repos, _work, head) = repo_with_one_commit()?;
+    let server = GitHttpServer::start(&repos, HttpAuth::None).await?;
+    let hub = Hub::start().await?;
+    let api = hub.api::<GitRepository>();
+    start_hanging(&api, &silent, "10m").await?;
 
     create(&api, "app", &server.url("app"), "1h").await?;
     ready_at(&api, "app", &head).await?;
@@ -358,18 +368,7 @@ async fn reconciles_of_a_kind_are_bounded_by_the_concurrency() -> anyhow::Result
     let server = GitHttpServer::start(&repos, HttpAuth::None).await?;
     let hub = Hub::start_with_concurrency(1).await?;
     let api = hub.api::<GitRepository>();
-    let mut hanging = gitrepo("hanging", &silent.url(), "1h");
-    hanging.spec.timeout = Some("3s".parse()?);
-    api.create(&PostParams::default(), &hanging).await?;
-    eventually("the hanging source to start its fetch", || async {
-        let repo = api.get("hanging").await?;
-        let conditions = repo.status.map(|s| s.conditions).unwrap_or_default();
-        Ok(
-            conditions::has_status(&conditions, conditions::RECONCILING, Status::True)
-                .then_some(()),
-        )
-    })
-    .await?;
+    start_hanging(&api, &silent, "3s").await?;
 
     create(&api, "app", &server.url("app"), "1h").await?;
     ready_at(&api, "app", &head).await?;
