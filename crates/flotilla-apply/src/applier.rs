@@ -183,7 +183,6 @@ impl Applier {
             .collect();
         let mut report = ApplyReport::default();
         let mut planned = staged_plans(planned);
-        let mut crds_changed = false;
         for stage in Stage::ALL {
             if stage == Stage::Classes && !partition.deferred.is_empty() {
                 if !crds.is_empty() {
@@ -205,15 +204,19 @@ impl Applier {
             members.sort_by_key(|p| position.get(&p.object.id).copied());
             tracing::debug!(?stage, objects = members.len(), "applying stage");
             let written = plan::write(&ctx, &members).await?;
-            crds_changed |= written.iter().any(|o| {
-                crd::is_crd_id(&o.id) && !matches!(o.action, Action::Unchanged | Action::Skipped)
-            });
+            // What the cluster serves changed with the CRDs. With deferred objects the
+            // next stage waits for them and discovers again; without, the next caller
+            // must (even if a later stage of this run fails).
+            if stage == Stage::Definitions
+                && partition.deferred.is_empty()
+                && written.iter().any(|o| {
+                    crd::is_crd_id(&o.id)
+                        && !matches!(o.action, Action::Unchanged | Action::Skipped)
+                })
+            {
+                self.discovery.invalidate().await;
+            }
             report.objects.extend(written);
-        }
-        // What the cluster serves changed with the CRDs; without deferred objects nobody
-        // waited for them to be served and discovered again, so the next caller must.
-        if crds_changed && partition.deferred.is_empty() {
-            self.discovery.invalidate().await;
         }
         let applied: HashSet<ObjectId> = report.objects.iter().map(|o| o.entry.id()).collect();
         self.memory.retain(&applied);

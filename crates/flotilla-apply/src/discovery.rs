@@ -44,9 +44,9 @@ pub struct ApiDiscovery {
     cached: Arc<Mutex<Option<Discovered>>>,
 }
 
-/// A discovery and when it was made.
+/// A discovery and when it was started.
 struct Discovered {
-    at: Instant,
+    started: Instant,
     targets: Arc<Targets>,
 }
 
@@ -86,8 +86,8 @@ impl ApiDiscovery {
 
     /// The cached discovery if it is young enough and `serves` holds of it, else a new
     /// one (of which `serves` may still not hold: the kind is not served). A discovery
-    /// made while this call waited for the lock is as new as one it would make, and is
-    /// taken as it is.
+    /// started after this call was made, while it waited for the lock, is as new as one
+    /// it would make, and is taken as it is.
     pub(crate) async fn current(
         &self,
         serves: impl Fn(&Targets) -> bool,
@@ -95,8 +95,8 @@ impl ApiDiscovery {
         let asked = Instant::now();
         let mut cached = self.cached.lock().await;
         if let Some(discovered) = cached.as_ref()
-            && discovered.at.elapsed() < self.max_age
-            && (discovered.at >= asked || serves(&discovered.targets))
+            && discovered.started.elapsed() < self.max_age
+            && (discovered.started >= asked || serves(&discovered.targets))
         {
             return Ok(discovered.targets.clone());
         }
@@ -119,9 +119,10 @@ impl ApiDiscovery {
         client: &Client,
         cached: &mut Option<Discovered>,
     ) -> Result<Arc<Targets>, ApplyError> {
+        let started = Instant::now();
         let targets = Arc::new(Targets::discover(client).await?);
         *cached = Some(Discovered {
-            at: Instant::now(),
+            started,
             targets: targets.clone(),
         });
         Ok(targets)

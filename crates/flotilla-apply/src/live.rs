@@ -22,7 +22,8 @@ use crate::error::ApplyError;
 use crate::owner::Owner;
 use crate::target::Target;
 
-/// Lists in flight at once.
+/// Lists in flight at once: resources listed together, and namespaces of one resource
+/// when it is listed per namespace (so at most its square in all).
 const CONCURRENT_LISTS: usize = 4;
 
 /// This deployer's live objects of some resources, by identity (with their effective
@@ -113,7 +114,10 @@ async fn list(
     let all: Api<DynamicObject> = Api::all_with(client.clone(), resource);
     match all.list(params).await {
         Ok(list) => Ok(list.items),
-        Err(kube::Error::Api(status)) if status.is_forbidden() && !namespaces.is_empty() => {
+        // By code too: a 403 from a proxy in front of the server carries no reason.
+        Err(kube::Error::Api(status))
+            if (status.code == 403 || status.is_forbidden()) && !namespaces.is_empty() =>
+        {
             tracing::debug!(
                 resource = %resource.plural,
                 "listing in all namespaces is forbidden, listing in each of the set's"

@@ -240,11 +240,13 @@ impl Pruner {
             }
         }
         // A deleted CRD takes its kinds with it: the next caller must not find them served.
-        if report
+        // A real API server serves them until the CRD's resources are cleaned up, so a
+        // pruner that waits for that forgets what was discovered in between too.
+        let crds_deleted = report
             .deleted
             .iter()
-            .any(|e| crate::crd::is_crd_id(&e.id()))
-        {
+            .any(|e| crate::crd::is_crd_id(&e.id()));
+        if crds_deleted {
             self.discovery.invalidate().await;
         }
         if !failures.is_empty() {
@@ -253,6 +255,9 @@ impl Pruner {
             });
         }
         self.wait_gone(waiting).await?;
+        if crds_deleted && wait {
+            self.discovery.invalidate().await;
+        }
         Ok(report)
     }
 

@@ -206,3 +206,62 @@ async fn wait_served(client: &kube::Client) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// An apply of CRDs alone (no custom resources waiting for them) drops the cached
+/// answer: a version it stopped serving is then not served to the next apply, which
+/// names the object instead of failing on a list of a resource that is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apply_of_crds_alone_drops_the_cached_answer() {
+    let (fleet, client) = start().await;
+    let discovery = ApiDiscovery::new(client.clone());
+    let applier = Applier::new(client.clone(), owner()).with_discovery(discovery);
+    let widgets = |v2_served: bool| {
+        let mut crd = crd("widgets", "Widget");
+        let v1 = crd["spec"]["versions"][0].clone();
+        let mut v2 = v1.clone();
+        v2["name"] = json!("v2");
+        v2["storage"] = json!(false);
+        v2["served"] = json!(v2_served);
+        crd["spec"]["versions"] = json!([v1, v2]);
+        crd
+    };
+    let mut widget = custom("Widget", "team", "w", json!(3));
+    widget["apiVersion"] = json!("example.com/v2");
+    applier
+        .apply(&set(vec![namespace("team"), widgets(true)]))
+        .await
+        .unwrap();
+    applier.apply(&set(vec![widget.clone()])).await.unwrap();
+
+    applier.apply(&set(vec![widgets(false)])).await.unwrap();
+    wait_unserved(&client, "v2").await;
+    let error = applier.apply(&set(vec![widget])).await.unwrap_err();
+    let ApplyError::Invalid { failures } = &error else {
+        panic!("{error:?}");
+    };
+    assert!(
+        failures.0[0]
+            .reason
+            .starts_with("no resource serves kind Widget in example.com/v2"),
+        "{error}"
+    );
+    fleet.shutdown().await;
+}
+
+/// Waits until the cluster no longer serves `example.com/<version>`.
+async fn wait_unserved(client: &kube::Client, version: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let served = kube::discovery::oneshot::group(client, "example.com")
+            .await
+            .is_ok_and(|group| group.versions().any(|v| v == version));
+        if !served {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{version} still served"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
