@@ -309,7 +309,7 @@ async fn kubectl_wait_for_ready_works() -> anyhow::Result<()> {
 }
 
 /// Creates GitRepository `hanging` of `silent`'s URL with `timeout`, and waits until its
-/// fetch has started.
+/// fetch has started (or, with a short timeout on a slow machine, already failed).
 async fn start_hanging(
     api: &Api<GitRepository>,
     silent: &flotilla_testkit::git::SilentServer,
@@ -321,10 +321,9 @@ async fn start_hanging(
     eventually("the hanging source to start its fetch", || async {
         let repo = api.get("hanging").await?;
         let conditions = repo.status.map(|s| s.conditions).unwrap_or_default();
-        Ok(
-            conditions::has_status(&conditions, conditions::RECONCILING, Status::True)
-                .then_some(()),
-        )
+        let started = conditions::has_status(&conditions, conditions::RECONCILING, Status::True)
+            || conditions::has_status(&conditions, conditions::READY, Status::False);
+        Ok(started.then_some(()))
     })
     .await
 }
@@ -358,9 +357,9 @@ async fn a_hanging_source_does_not_hold_up_the_others() -> anyhow::Result<()> {
 }
 
 /// With one reconcile per kind at a time, a second GitRepository waits for the first's
-/// fetch to end (here, a silent server's, at its 3 s timeout): when the second is Ready,
-/// the first has already failed. Unbounded, the second is Ready while the first still
-/// waits for its server.
+/// fetch to end (here, a silent server's, at its 3 s timeout): the second turns Ready no
+/// earlier than the first turned Ready=False. Unbounded, the second is Ready within a
+/// second, while the first still waits for its server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconciles_of_a_kind_are_bounded_by_the_concurrency() -> anyhow::Result<()> {
     let silent = flotilla_testkit::git::SilentServer::start().await?;
@@ -371,12 +370,20 @@ async fn reconciles_of_a_kind_are_bounded_by_the_concurrency() -> anyhow::Result
     start_hanging(&api, &silent, "3s").await?;
 
     create(&api, "app", &server.url("app"), "1h").await?;
-    ready_at(&api, "app", &head).await?;
-    let repo = api.get("hanging").await?;
-    let conditions = repo.status.map(|s| s.conditions).unwrap_or_default();
+    let app = ready_at(&api, "app", &head).await?;
+    let hanging = api.get("hanging").await?;
+    let ready_condition = |repo: &GitRepository| {
+        let conditions = repo.status.clone().unwrap_or_default().conditions;
+        conditions::find(&conditions, conditions::READY).cloned()
+    };
+    let failed = ready_condition(&hanging).context("hanging has a Ready condition")?;
+    assert_eq!(failed.status, "False", "{failed:?}");
+    let ready = ready_condition(&app).context("app has a Ready condition")?;
     assert!(
-        conditions::has_status(&conditions, conditions::READY, Status::False),
-        "{conditions:?}"
+        ready.last_transition_time.0 >= failed.last_transition_time.0,
+        "app Ready at {:?}, before hanging failed at {:?}",
+        ready.last_transition_time,
+        failed.last_transition_time
     );
     hub.shutdown().await;
     Ok(())
