@@ -217,6 +217,12 @@ impl StoreState {
         }
         // No receivers is normal (nobody watching).
         let _ = self.events.send(event);
+        // Last step of every put and remove, so a failure leaves no half-done change.
+        debug_assert_eq!(
+            self.objects.len(),
+            self.by_key.len(),
+            "the store's two maps disagree"
+        );
     }
 
     /// Stores `object` under `key` with the next resourceVersion and records the event.
@@ -239,7 +245,6 @@ impl StoreState {
                 None
             }
         };
-        debug_assert_eq!(self.objects.len(), self.by_key.len());
         self.allocations
             .replace(&key, previous.as_deref(), Some(&object));
         self.labels
@@ -263,7 +268,6 @@ impl StoreState {
     pub fn remove(&mut self, key: &ObjectKey) -> Option<Arc<Value>> {
         let previous = self.objects.remove(key)?;
         self.by_key.remove(key);
-        debug_assert_eq!(self.objects.len(), self.by_key.len());
         self.allocations.replace(key, Some(&previous), None);
         self.labels.replace(key, Some(&previous), None);
         self.resource_version += 1;
