@@ -24,7 +24,7 @@
 
 use super::service::parse_cidr;
 use crate::allocations::Allocations;
-use crate::status::ApiError;
+use crate::status::{ApiError, Cause};
 use serde_json::{Value, json};
 use std::net::Ipv4Addr;
 use std::ops::RangeInclusive;
@@ -65,6 +65,7 @@ impl Claims<'_> {
         if !matches!(service_type(service), "NodePort" | "LoadBalancer") {
             return Ok(());
         }
+        repeated_node_port(service)?;
         let own: Vec<i64> = old.map(requested_node_ports).unwrap_or_default();
         // (port, nodePort) claimed so far by this request.
         let mut claimed: Vec<(Option<i64>, i64)> = Vec::new();
@@ -75,8 +76,9 @@ impl Claims<'_> {
             let port = p.get("port").and_then(Value::as_i64);
             let why = match claimed.iter().find(|(_, m)| *m == n) {
                 // An update claims each number once; a create shares it between ports of
-                // one `port` number only (a TCP and a UDP port 53, say).
-                Some((q, _)) if old.is_some() || *q == port => continue,
+                // one `port` number only (a TCP and a UDP port 53, say). A dry-run
+                // allocator records nothing, so it never finds its own claim.
+                Some((q, _)) if old.is_some() || *q == port || self.dry_run => continue,
                 Some(_) => Some(PORT_ALLOCATED.to_string()),
                 None => self.port_refusal(n),
             };
@@ -144,6 +146,40 @@ fn requested_ip(service: &Value) -> Option<(String, Ipv4Addr, Value)> {
     let text = list.get(0)?.as_str()?.to_string();
     let ip = text.parse().ok()?;
     Some((text, ip, list))
+}
+
+/// Validation before any claim: two ports may name one node port only with different
+/// protocols (`spec.ports[i].nodePort: Duplicate value: …`).
+fn repeated_node_port(service: &Value) -> Result<(), ApiError> {
+    let mut seen: Vec<(i64, &str)> = Vec::new();
+    for (i, p) in ports(service).iter().enumerate() {
+        let Some(n) = node_port(p) else {
+            continue;
+        };
+        let protocol = p.get("protocol").and_then(Value::as_str).unwrap_or("TCP");
+        if seen.contains(&(n, protocol)) {
+            let field = format!("spec.ports[{i}].nodePort");
+            let detail = format!("Duplicate value: {n}");
+            let cause = Cause {
+                reason: "FieldValueDuplicate".to_string(),
+                message: detail.clone(),
+                field: field.clone(),
+            };
+            let name = service
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            return Err(ApiError::invalid_causes(
+                "",
+                "Service",
+                name,
+                &format!("{field}: {detail}"),
+                vec![cause],
+            ));
+        }
+        seen.push((n, protocol));
+    }
+    Ok(())
 }
 
 /// The non-zero node ports a Service's ports name.
@@ -286,9 +322,29 @@ mod tests {
         assert!(message.ends_with(
             "Invalid value: 8080: provided port is not in the valid range. The range of valid ports is 30000-32767"
         ));
-        let twice = json!([{"port": 80, "nodePort": 30001}, {"port": 443, "nodePort": 30001}]);
-        let (field, _) = port_error(c, twice.clone(), None).unwrap();
+        // One node port for two `port` numbers: taken by the first on create (a dry-run
+        // records nothing, so it does not see that), refused by validation when the
+        // protocols are the same too.
+        let twice = json!([{"port": 80, "nodePort": 30001},
+            {"port": 443, "protocol": "UDP", "nodePort": 30001}]);
+        let (field, message) = port_error(c, twice.clone(), None).unwrap();
         assert_eq!(field, "spec.ports[1].nodePort");
+        assert!(message.ends_with(PORT_ALLOCATED), "{message}");
+        assert_eq!(port_error(claims(&h, true), twice.clone(), None), None);
+        let same_protocol = json!([{"port": 80, "nodePort": 30001},
+            {"port": 443, "protocol": "TCP", "nodePort": 30001}]);
+        for (c, old) in [
+            (c, None),
+            (claims(&h, true), None),
+            (c, Some(svc(json!({})))),
+        ] {
+            let (field, message) = port_error(c, same_protocol.clone(), old).unwrap();
+            assert_eq!(field, "spec.ports[1].nodePort");
+            assert_eq!(
+                message,
+                r#"Service "web" is invalid: spec.ports[1].nodePort: Duplicate value: 30001"#
+            );
+        }
         let shared = json!([{"port": 53, "nodePort": 30053},
             {"port": 53, "protocol": "UDP", "nodePort": 30053}]);
         assert_eq!(port_error(c, shared, None), None);
