@@ -90,7 +90,7 @@ fn cluster_ips(service: &Value) -> impl Iterator<Item = Ipv4Addr> + '_ {
 }
 
 /// A Service's ports' non-zero `nodePort`s.
-fn node_ports(service: &Value) -> impl Iterator<Item = i64> + '_ {
+pub(crate) fn node_ports(service: &Value) -> impl Iterator<Item = i64> + '_ {
     service
         .get("spec")
         .and_then(|s| s.get("ports"))

@@ -128,11 +128,7 @@ pub fn on_create(
         ("", "Service") => {
             // The allocation index, not a scan of every Service: see `crate::allocations`.
             let in_use = store.allocations();
-            let claims = service_claims::Claims {
-                held: in_use,
-                cidr: service_cidr,
-                dry_run,
-            };
+            let claims = service_claims::Claims::of(store, service_cidr, dry_run);
             claims.cluster_ip(object)?;
             service::allocate(object, service_cidr, |ip| in_use.ip_in_use(ip))?;
             claims.node_ports(object, None)?;
@@ -177,12 +173,8 @@ pub fn allocate_update(
         return Ok(());
     }
     let in_use = store.allocations();
-    let claims = service_claims::Claims {
-        held: in_use,
-        cidr: service_cidr,
-        dry_run,
-    };
-    let external = |s: &Value| s.pointer("/spec/type") == Some(&json!("ExternalName"));
+    let claims = service_claims::Claims::of(store, service_cidr, dry_run);
+    let external = service_claims::Claims::is_external_name;
     if external(old) && !external(new) {
         claims.cluster_ip(new)?;
         service::allocate(new, service_cidr, |ip| in_use.ip_in_use(ip))?;

@@ -45,7 +45,21 @@ pub struct Claims<'a> {
     pub dry_run: bool,
 }
 
-impl Claims<'_> {
+impl<'a> Claims<'a> {
+    /// Claims checked against what `store`'s Services hold and the range `cidr`.
+    pub fn of(store: &'a crate::store::StoreState, cidr: &'a str, dry_run: bool) -> Self {
+        Claims {
+            held: store.allocations(),
+            cidr,
+            dry_run,
+        }
+    }
+
+    /// Whether `service` is an ExternalName Service (which has no cluster IP).
+    pub fn is_external_name(service: &Value) -> bool {
+        service_type(service) == "ExternalName"
+    }
+
     /// Refuses the cluster IP `service` asks for, if its allocator would (an ExternalName or
     /// headless Service, or one leaving the choice to the allocator, asks for none).
     pub fn cluster_ip(&self, service: &Value) -> Result<(), ApiError> {
@@ -136,7 +150,7 @@ impl Claims<'_> {
 /// is none to claim, or it is not an IPv4 address (outside any range kubesim serves).
 fn requested_ip(service: &Value) -> Option<(String, Ipv4Addr, Value)> {
     let spec = service.get("spec")?;
-    if service_type(service) == "ExternalName" {
+    if Claims::is_external_name(service) {
         return None;
     }
     let list = match spec.get("clusterIPs") {
@@ -184,7 +198,7 @@ fn repeated_node_port(service: &Value) -> Result<(), ApiError> {
 
 /// The non-zero node ports a Service's ports name.
 pub fn requested_node_ports(service: &Value) -> Vec<i64> {
-    ports(service).iter().filter_map(node_port).collect()
+    crate::allocations::node_ports(service).collect()
 }
 
 fn node_port(port: &Value) -> Option<i64> {
