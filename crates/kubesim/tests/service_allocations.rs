@@ -373,3 +373,54 @@ async fn kubectl_prints_the_servers_refusal() {
     );
     fleet.shutdown().await;
 }
+
+/// An apply that changes a Service's type, leaving the fields the server set alone, drops
+/// what the new type has no use for, as the registry does: node ports when it becomes a
+/// ClusterIP Service, the cluster IP when it becomes ExternalName. Both are free again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_type_change_frees_what_the_old_type_held() {
+    let (fleet, c) = start().await;
+    let default = services(&c, "default");
+    let np = apply(&default, svc("np", json!({"type": "NodePort"})))
+        .await
+        .unwrap();
+    let held_port = port(&np);
+    let cluster_ip = apply(&default, svc("np", json!({"type": "ClusterIP"})))
+        .await
+        .unwrap();
+    let spec = &cluster_ip.data["spec"];
+    assert_eq!(
+        (
+            spec["ports"][0].get("nodePort"),
+            spec.get("externalTrafficPolicy")
+        ),
+        (None, None),
+        "{spec}"
+    );
+    let taker = create(&default, node_port("taker", held_port))
+        .await
+        .unwrap();
+    assert_eq!(port(&taker), held_port);
+
+    let held_ip = ip(&cluster_ip).to_string();
+    let external = apply(
+        &default,
+        svc(
+            "np",
+            json!({"type": "ExternalName", "externalName": "db.example.com"}),
+        ),
+    )
+    .await
+    .unwrap();
+    let spec = &external.data["spec"];
+    assert_eq!(
+        (spec.get("clusterIP"), spec.get("clusterIPs")),
+        (None, None),
+        "{spec}"
+    );
+    let taker = create(&default, svc("ip-taker", json!({"clusterIP": held_ip})))
+        .await
+        .unwrap();
+    assert_eq!(ip(&taker), held_ip);
+    fleet.shutdown().await;
+}

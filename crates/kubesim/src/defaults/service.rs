@@ -111,10 +111,17 @@ fn spec_mut(object: &mut Value) -> Option<&mut Map<String, Value>> {
     object.get_mut("spec").and_then(Value::as_object_mut)
 }
 
-/// On update, what the registry carries over or derives before validation: allocated
-/// values a client left out (a `PUT` of a manifest without `clusterIP`) come from the
-/// stored Service, and a changed `clusterIP` with unchanged `clusterIPs` replaces the
-/// primary IP (so validation reports it as a change of `clusterIPs[0]`).
+/// On update, what the registry carries over or derives before validation:
+///
+/// - a Service changing to a type without a cluster IP (ExternalName) loses the address
+///   it was given, and one changing to a type without node ports (ClusterIP,
+///   ExternalName) loses its node ports, unless the client changed them (the registry's
+///   `dropTypeDependentFields`): an apply switching the type, which leaves the fields the
+///   server set alone, is then valid and frees them;
+/// - allocated values a client left out (a `PUT` of a manifest without `clusterIP`) come
+///   from the stored Service, node ports only while the type still has them;
+/// - a changed `clusterIP` with unchanged `clusterIPs` replaces the primary IP (so
+///   validation reports it as a change of `clusterIPs[0]`).
 pub fn normalize_update(old: &Value, new: &mut Value) {
     let Some(old_spec) = old.get("spec").and_then(Value::as_object) else {
         return;
@@ -122,6 +129,7 @@ pub fn normalize_update(old: &Value, new: &mut Value) {
     let Some(spec) = spec_mut(new) else {
         return;
     };
+    drop_type_dependent_fields(old_spec, spec);
     let external =
         |s: &Map<String, Value>| s.get("type").and_then(Value::as_str) == Some("ExternalName");
     if external(old_spec) || external(spec) {
@@ -168,9 +176,64 @@ pub fn normalize_update(old: &Value, new: &mut Value) {
     keep_node_ports(old_spec, spec);
 }
 
+fn needs_node_ports(spec: &Map<String, Value>) -> bool {
+    matches!(
+        spec.get("type").and_then(Value::as_str),
+        Some("NodePort" | "LoadBalancer")
+    )
+}
+
+fn needs_cluster_ip(spec: &Map<String, Value>) -> bool {
+    spec.get("type").and_then(Value::as_str) != Some("ExternalName")
+}
+
+/// The ports' node ports, in order (`None` for a port without one).
+fn node_ports_of(spec: &Map<String, Value>) -> Vec<Option<&Value>> {
+    spec.get("ports")
+        .and_then(Value::as_array)
+        .map(|ports| ports.iter().map(|p| p.get("nodePort")).collect())
+        .unwrap_or_default()
+}
+
+/// What no longer applies after a change of type, when the client left it as the server
+/// set it.
+fn drop_type_dependent_fields(old_spec: &Map<String, Value>, spec: &mut Map<String, Value>) {
+    if needs_cluster_ip(old_spec) && !needs_cluster_ip(spec) {
+        let same = |spec: &Map<String, Value>, f: &str| old_spec.get(f) == spec.get(f);
+        if same(spec, "clusterIP") && same(spec, "clusterIPs") {
+            spec.remove("clusterIP");
+            spec.remove("clusterIPs");
+        }
+        for f in ["ipFamilies", "ipFamilyPolicy"] {
+            if same(spec, f) {
+                spec.remove(f);
+            }
+        }
+    }
+    // `externalTrafficPolicy` and the node ports go with the types that expose nodes.
+    if needs_node_ports(old_spec)
+        && !needs_node_ports(spec)
+        && old_spec.get("externalTrafficPolicy") == spec.get("externalTrafficPolicy")
+    {
+        spec.remove("externalTrafficPolicy");
+    }
+    if needs_node_ports(old_spec)
+        && !needs_node_ports(spec)
+        && node_ports_of(old_spec) == node_ports_of(spec)
+        && let Some(Value::Array(ports)) = spec.get_mut("ports")
+    {
+        for port in ports.iter_mut().filter_map(Value::as_object_mut) {
+            port.remove("nodePort");
+        }
+    }
+}
+
 /// Ports that lost their node port in an update keep the allocated one (same port and
-/// protocol), as the registry does.
+/// protocol), as the registry does, while the type has node ports.
 fn keep_node_ports(old_spec: &Map<String, Value>, spec: &mut Map<String, Value>) {
+    if !(needs_node_ports(old_spec) && needs_node_ports(spec)) {
+        return;
+    }
     let Some(Value::Array(old_ports)) = old_spec.get("ports") else {
         return;
     };
