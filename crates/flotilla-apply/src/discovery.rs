@@ -15,8 +15,9 @@
 //! - when it is older than [`ApiDiscovery::max_age`], so that kinds and versions removed
 //!   by others are noticed too.
 //!
-//! Callers missing a kind at the same time share one new discovery: whoever waited for
-//! the lock while another discovered takes that answer, served or not.
+//! Callers missing a kind at the same time share one new discovery: a caller that waited
+//! for the lock while a discovery started after it asked takes that answer, served or
+//! not.
 //!
 //! Clones share the cache: create one per cluster and hand it to each [`Applier`],
 //! [`Pruner`] and [`HealthChecker`] of that cluster (`with_discovery`).
