@@ -94,7 +94,7 @@ async fn a_kind_missing_from_the_cached_answer_is_looked_for_again() {
     )
     .await
     .unwrap();
-    wait_served(&client).await;
+    wait_served(&client, "v1", true).await;
 
     cluster.clear_request_log();
     let report = applier
@@ -176,35 +176,8 @@ async fn kinds_of_a_pruned_crd_are_not_served_any_more() {
         .unwrap();
 
     let error = applier.apply(&set(vec![widget])).await.unwrap_err();
-    let ApplyError::Invalid { failures } = &error else {
-        panic!("{error:?}");
-    };
-    assert_eq!(failures.0.len(), 1, "{error}");
-    assert!(
-        failures.0[0]
-            .reason
-            .starts_with("no resource serves kind Widget"),
-        "{error}"
-    );
+    assert_not_served(&error, "no resource serves kind Widget in example.com/v1");
     fleet.shutdown().await;
-}
-
-/// Waits until the cluster serves `example.com/v1` (its CRD Established).
-async fn wait_served(client: &kube::Client) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let served = kube::discovery::oneshot::group(client, "example.com")
-            .await
-            .is_ok_and(|group| group.recommended_kind("Widget").is_some());
-        if served {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "Widget never served"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// An apply of CRDs alone (no custom resources waiting for them) drops the cached
@@ -234,33 +207,36 @@ async fn an_apply_of_crds_alone_drops_the_cached_answer() {
     applier.apply(&set(vec![widget.clone()])).await.unwrap();
 
     applier.apply(&set(vec![widgets(false)])).await.unwrap();
-    wait_unserved(&client, "v2").await;
+    wait_served(&client, "v2", false).await;
     let error = applier.apply(&set(vec![widget])).await.unwrap_err();
-    let ApplyError::Invalid { failures } = &error else {
-        panic!("{error:?}");
-    };
-    assert!(
-        failures.0[0]
-            .reason
-            .starts_with("no resource serves kind Widget in example.com/v2"),
-        "{error}"
-    );
+    assert_not_served(&error, "no resource serves kind Widget in example.com/v2");
     fleet.shutdown().await;
 }
 
-/// Waits until the cluster no longer serves `example.com/<version>`.
-async fn wait_unserved(client: &kube::Client, version: &str) {
+/// Asserts that `error` refuses the set's one object as `reason` says.
+fn assert_not_served(error: &ApplyError, reason: &str) {
+    let ApplyError::Invalid { failures } = error else {
+        panic!("{error:?}");
+    };
+    assert_eq!(failures.0.len(), 1, "{error}");
+    assert_eq!(failures.0[0].reason, reason, "{error}");
+}
+
+/// Waits until the cluster serves `example.com/<version>` (its CRD Established), or, with
+/// `served` false, no longer does.
+async fn wait_served(client: &kube::Client, version: &str, served: bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let served = kube::discovery::oneshot::group(client, "example.com")
+        let now = kube::discovery::oneshot::group(client, "example.com")
             .await
             .is_ok_and(|group| group.versions().any(|v| v == version));
-        if !served {
+        if now == served {
             return;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "{version} still served"
+            "example.com/{version} never {}",
+            if served { "served" } else { "unserved" }
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
