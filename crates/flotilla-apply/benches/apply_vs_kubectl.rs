@@ -28,50 +28,14 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 use flotilla_apply::diff::CompareOptions;
 use flotilla_apply::{Action, ApiDiscovery, Applier, Owner};
-use flotilla_render::{Object, ObjectSet};
-use kube::api::{Api, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config};
-use kubesim::{Fleet, FleetConfig};
-use serde_json::{Value, json};
+
+mod common;
+
+use common::{create_namespace, object, object_set};
 
 /// mimalloc, as in the hub and kubesim binaries this process stands for.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// The `i`-th object of the set in `namespace`: a mix of what a Kustomization deploys.
-fn object(i: usize, namespace: &str) -> Value {
-    let name = format!("app-{i:03}");
-    let labels = json!({"app": name, "tier": "bench"});
-    match i % 10 {
-        0..=3 => json!({"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": name, "namespace": namespace, "labels": labels},
-            "data": {"config.yaml": format!("replicas: {i}\nfeature: on\n"), "index": i.to_string()}}),
-        4 | 5 => json!({"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": name, "namespace": namespace, "labels": labels},
-            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": name}},
-                "template": {"metadata": {"labels": labels},
-                    "spec": {"containers": [{"name": "app", "image": "nginx:1.27",
-                        "ports": [{"containerPort": 8080}],
-                        "env": [{"name": "INDEX", "value": i.to_string()}],
-                        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}]}}}}),
-        6 | 7 => json!({"apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": name, "namespace": namespace, "labels": labels},
-            "spec": {"selector": {"app": name}, "ports": [{"port": 80, "targetPort": 8080}]}}),
-        8 => json!({"apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": name, "namespace": namespace, "labels": labels},
-            "type": "Opaque", "data": {"token": "c2VjcmV0"}}),
-        _ => json!({"apiVersion": "v1", "kind": "ServiceAccount",
-            "metadata": {"name": name, "namespace": namespace, "labels": labels}}),
-    }
-}
-
-fn object_set(n: usize, namespace: &str) -> Result<ObjectSet> {
-    let objects = (0..n)
-        .map(|i| Object::new(object(i, namespace), &format!("object {i}")))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(ObjectSet::new(objects)?)
-}
 
 /// Writes the set as one JSON file per object, as a repository would hold them.
 fn write_files(n: usize, namespace: &str, dir: &Path) -> Result<()> {
@@ -105,17 +69,6 @@ fn kubectl(kubeconfig: &Path, args: &[&str], ok_codes: &[i32]) -> Result<Duratio
     Ok(elapsed)
 }
 
-async fn create_namespace(client: &Client, name: &str) -> Result<()> {
-    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
-    namespaces
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({"metadata": {"name": name}}))?,
-        )
-        .await?;
-    Ok(())
-}
-
 #[derive(Default)]
 struct Samples {
     flotilla: Vec<Duration>,
@@ -140,17 +93,10 @@ async fn main() -> Result<()> {
     let n: usize = args.first().map(|a| a.parse()).transpose()?.unwrap_or(500);
     let rounds: usize = args.get(1).map(|a| a.parse()).transpose()?.unwrap_or(3);
 
-    let fleet =
-        Fleet::start(FleetConfig::with_clusters(1).each(|c| c.workloads.enabled = false)).await?;
+    let (fleet, client) = common::cluster().await?;
     let cluster = &fleet.clusters()[0];
     let dir = tempfile::tempdir()?;
     let kubeconfig = cluster.write_kubeconfig(dir.path())?;
-    let config = Config::from_custom_kubeconfig(
-        Kubeconfig::from_yaml(&cluster.kubeconfig())?,
-        &KubeConfigOptions::default(),
-    )
-    .await?;
-    let client = Client::try_from(config)?;
     let discovery = ApiDiscovery::new(client.clone());
     let mut cold = Samples::default();
     let mut unchanged = Samples::default();
