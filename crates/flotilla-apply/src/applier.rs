@@ -34,6 +34,7 @@ use crate::concurrent::in_order;
 use crate::crd;
 use crate::discovery::ApiDiscovery;
 use crate::error::{ApplyError, Failures};
+use crate::live::ListScopes;
 use crate::memory::{ForeignMemory, Memory, MemorySnapshot};
 use crate::owner::Owner;
 use crate::plan::{self, Context, Planned};
@@ -86,6 +87,7 @@ pub struct Applier {
     options: ApplyOptions,
     memory: Memory,
     discovery: ApiDiscovery,
+    list_scopes: ListScopes,
 }
 
 impl fmt::Debug for Applier {
@@ -113,6 +115,7 @@ impl Applier {
             owner,
             options: ApplyOptions::default(),
             memory: Memory::default(),
+            list_scopes: ListScopes::default(),
         }
     }
 
@@ -258,6 +261,7 @@ impl Applier {
             owner: &self.owner,
             params: self.params(),
             memory: &self.memory,
+            list_scopes: &self.list_scopes,
             force: self.options.force,
             concurrency: self.options.concurrency,
             recreate_timeout: self.options.recreate_timeout,

@@ -5,13 +5,15 @@
 //! A list goes across all namespaces. An identity allowed to list only in some
 //! namespaces (a tenant's, under RBAC) is refused that with 403; the resource is then
 //! listed in each namespace the set writes it to instead, which such an identity needs
-//! to be allowed anyway.
+//! to be allowed anyway, and the applier remembers to do so from then on
+//! ([`ListScopes`]).
 //!
 //! An object that exists but does not carry this deployer's owner labels is not found
 //! here; callers learn of it from the server-side dry-run instead (whose answer for an
 //! existing object carries a resourceVersion).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use flotilla_render::ObjectId;
 use futures::{StreamExt, TryStreamExt, stream};
@@ -26,6 +28,34 @@ use crate::target::Target;
 /// when it is listed per namespace (so at most its square in all).
 const CONCURRENT_LISTS: usize = 4;
 
+/// The resources an identity was refused a list across namespaces of, remembered so
+/// that later lists go to the namespaces at once (clones share them).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ListScopes {
+    per_namespace: Arc<Mutex<HashSet<(String, String)>>>,
+}
+
+impl ListScopes {
+    fn key(resource: &ApiResource) -> (String, String) {
+        (resource.group.clone(), resource.plural.clone())
+    }
+
+    fn per_namespace(&self, resource: &ApiResource) -> bool {
+        self.lock().contains(&Self::key(resource))
+    }
+
+    fn learn(&self, resource: &ApiResource) {
+        self.lock().insert(Self::key(resource));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<(String, String)>> {
+        // A set of names stays whole whatever panicked while holding it.
+        self.per_namespace
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 /// This deployer's live objects of some resources, by identity (with their effective
 /// namespace).
 #[derive(Debug, Default)]
@@ -35,11 +65,12 @@ pub(crate) struct LiveObjects {
 
 impl LiveObjects {
     /// Lists every object carrying `owner`'s labels of the resources `targets` write to:
-    /// each resource once, in all namespaces, or, when that is forbidden, in each of the
-    /// targets' namespaces.
+    /// each resource once, in all namespaces, or, when that is forbidden (now, or before
+    /// as `scopes` remember), in each of the targets' namespaces.
     pub async fn fetch<'t>(
         client: &Client,
         owner: &Owner,
+        scopes: &ListScopes,
         targets: impl IntoIterator<Item = &'t Target>,
     ) -> Result<Self, ApplyError> {
         let mut resources: Vec<(&ApiResource, BTreeSet<&str>)> = Vec::new();
@@ -62,7 +93,7 @@ impl LiveObjects {
             .map(|(resource, namespaces)| {
                 let params = &params;
                 async move {
-                    let items = list(client, resource, &namespaces, params).await?;
+                    let items = list(client, resource, &namespaces, params, scopes).await?;
                     Ok::<_, ApplyError>((resource, items))
                 }
             })
@@ -94,12 +125,13 @@ impl LiveObjects {
 }
 
 /// The objects of `resource` selected by `params`: one list across all namespaces, or one
-/// per namespace of `namespaces` when that list is forbidden (403).
+/// per namespace of `namespaces` when that list is forbidden (403), which `scopes` learn.
 async fn list(
     client: &Client,
     resource: &ApiResource,
     namespaces: &BTreeSet<&str>,
     params: &ListParams,
+    scopes: &ListScopes,
 ) -> Result<Vec<DynamicObject>, ApplyError> {
     let failed = |namespace: Option<&str>, source| ApplyError::Cluster {
         what: match namespace {
@@ -111,6 +143,25 @@ async fn list(
         },
         source,
     };
+    let per_namespace = || async {
+        let lists: Vec<Vec<DynamicObject>> = stream::iter(namespaces)
+            .map(|namespace| async move {
+                let api: Api<DynamicObject> =
+                    Api::namespaced_with(client.clone(), namespace, resource);
+                let list = api
+                    .list(params)
+                    .await
+                    .map_err(|e| failed(Some(namespace), e))?;
+                Ok::<_, ApplyError>(list.items)
+            })
+            .buffer_unordered(CONCURRENT_LISTS)
+            .try_collect()
+            .await?;
+        Ok(lists.into_iter().flatten().collect())
+    };
+    if !namespaces.is_empty() && scopes.per_namespace(resource) {
+        return per_namespace().await;
+    }
     let all: Api<DynamicObject> = Api::all_with(client.clone(), resource);
     match all.list(params).await {
         Ok(list) => Ok(list.items),
@@ -122,20 +173,8 @@ async fn list(
                 resource = %resource.plural,
                 "listing in all namespaces is forbidden, listing in each of the set's"
             );
-            let lists: Vec<Vec<DynamicObject>> = stream::iter(namespaces)
-                .map(|namespace| async move {
-                    let api: Api<DynamicObject> =
-                        Api::namespaced_with(client.clone(), namespace, resource);
-                    let list = api
-                        .list(params)
-                        .await
-                        .map_err(|e| failed(Some(namespace), e))?;
-                    Ok::<_, ApplyError>(list.items)
-                })
-                .buffer_unordered(CONCURRENT_LISTS)
-                .try_collect()
-                .await?;
-            Ok(lists.into_iter().flatten().collect())
+            scopes.learn(resource);
+            per_namespace().await
         }
         Err(error) => Err(failed(None, error)),
     }

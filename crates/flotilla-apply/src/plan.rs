@@ -31,7 +31,7 @@ use crate::annotations::{Policy, SsaMode};
 use crate::concurrent::in_order;
 use crate::error::{ApplyError, ObjectFailure};
 use crate::force;
-use crate::live::LiveObjects;
+use crate::live::{ListScopes, LiveObjects};
 use crate::memory::{self, Digest, Memory, Version};
 use crate::owner::Owner;
 use crate::report::{Action, AppliedObject};
@@ -86,6 +86,8 @@ pub(crate) struct Context<'a> {
     pub params: PatchParams,
     /// What the applier last left each object as.
     pub memory: &'a Memory,
+    /// Resources this identity may list only per namespace.
+    pub list_scopes: &'a ListScopes,
     /// Recreate on immutable-field changes for every object (the deployer's `force`).
     pub force: bool,
     /// Requests in flight at once.
@@ -108,7 +110,13 @@ pub(crate) async fn plan<'a>(
             None => failures.push(not_served(object)),
         }
     }
-    let live = LiveObjects::fetch(ctx.client, ctx.owner, resolved.iter().map(|(_, t)| t)).await?;
+    let live = LiveObjects::fetch(
+        ctx.client,
+        ctx.owner,
+        ctx.list_scopes,
+        resolved.iter().map(|(_, t)| t),
+    )
+    .await?;
     let dry_run = ctx.params.clone().dry_run();
     let outcomes: Vec<Result<Planned<'a>, ObjectFailure>> = in_order(
         resolved.into_iter().map(|(object, target)| {

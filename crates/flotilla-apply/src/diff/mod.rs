@@ -106,13 +106,14 @@ impl Applier {
                 None => outcomes.push((i, Outcome::Failed(not_served(object)))),
             }
         }
+        let ctx = self.context();
         let live = LiveObjects::fetch(
-            self.client(),
-            self.owner(),
+            ctx.client,
+            ctx.owner,
+            ctx.list_scopes,
             resolved.iter().map(|(_, _, t)| t),
         )
         .await?;
-        let ctx = self.context();
         let dry_run = ctx.params.clone().dry_run();
         let compared: Vec<(usize, Outcome)> = stream::iter(resolved)
             .map(|(i, object, target)| {
