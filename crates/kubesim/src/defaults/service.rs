@@ -61,7 +61,8 @@ pub fn defaults(spec: &mut Map<String, Value>) {
 /// Node ports (30000–32767) for the ports of a NodePort or LoadBalancer Service that have
 /// none (a LoadBalancer with `allocateLoadBalancerNodePorts: false` gets none), other than
 /// those `taken` or named by its other ports; a full range fails the write with the real
-/// server's 500.
+/// server's 500. Ports of one `port` number share a node port (a TCP and a UDP port 53),
+/// as the registry's allocation by port number does.
 pub fn allocate_node_ports(
     object: &mut Value,
     taken: impl Fn(i64) -> bool,
@@ -78,23 +79,41 @@ pub fn allocate_node_ports(
         return Ok(());
     }
     let seed = i64::from(uuid::Uuid::new_v4().as_u128() as u16);
-    if let Some(Value::Array(ports)) = spec.get_mut("ports") {
-        for p in ports.iter_mut().filter_map(Value::as_object_mut) {
-            if p.get("nodePort")
-                .and_then(Value::as_i64)
-                .is_some_and(|n| n != 0)
-            {
-                continue;
-            }
-            let free = (0..2768)
-                .map(|i| 30000 + (seed + i) % 2768)
-                .find(|n| !taken(*n) && !used.contains(n));
-            let Some(n) = free else {
-                return Err(range_full("nodePort"));
-            };
-            used.push(n);
-            p.insert("nodePort".into(), json!(n));
+    let Some(Value::Array(ports)) = spec.get_mut("ports") else {
+        return Ok(());
+    };
+    let node_port = |p: &Map<String, Value>| {
+        p.get("nodePort")
+            .and_then(Value::as_i64)
+            .filter(|n| *n != 0)
+    };
+    // (port, nodePort) of the ports that name one.
+    let mut by_port: Vec<(Option<i64>, i64)> = ports
+        .iter()
+        .filter_map(Value::as_object)
+        .filter_map(|p| Some((p.get("port").and_then(Value::as_i64), node_port(p)?)))
+        .collect();
+    for p in ports.iter_mut().filter_map(Value::as_object_mut) {
+        if node_port(p).is_some() {
+            continue;
         }
+        let number = p.get("port").and_then(Value::as_i64);
+        let shared = by_port.iter().find(|(q, _)| *q == number).map(|(_, n)| *n);
+        let n = match shared {
+            Some(n) => n,
+            None => {
+                let free = (0..2768)
+                    .map(|i| 30000 + (seed + i) % 2768)
+                    .find(|n| !taken(*n) && !used.contains(n));
+                let Some(n) = free else {
+                    return Err(range_full("nodePort"));
+                };
+                used.push(n);
+                by_port.push((number, n));
+                n
+            }
+        };
+        p.insert("nodePort".into(), json!(n));
     }
     Ok(())
 }
@@ -358,5 +377,36 @@ mod tests {
             err.message,
             "Internal error occurred: failed to allocate a nodePort: range is full"
         );
+    }
+
+    /// Ports of one number share a node port, requested or allocated; others get their
+    /// own, skipping what is taken or named.
+    #[test]
+    fn ports_of_one_number_share_a_node_port() {
+        let node_ports = |ports: Value| {
+            let mut s = json!({"spec": {"type": "NodePort", "ports": ports}});
+            allocate_node_ports(&mut s, |n| n == 30100).unwrap();
+            let ports = s["spec"]["ports"].as_array().unwrap().clone();
+            ports
+                .iter()
+                .map(|p| p["nodePort"].as_i64().unwrap())
+                .collect::<Vec<_>>()
+        };
+        let dns = node_ports(json!([{"port": 53, "protocol": "UDP"}, {"port": 53}, {"port": 80}]));
+        assert_eq!(dns[0], dns[1]);
+        assert_ne!(dns[0], dns[2]);
+        let named =
+            node_ports(json!([{"port": 53}, {"port": 53, "protocol": "UDP", "nodePort": 30053}]));
+        assert_eq!(named, [30053, 30053]);
+        let many = node_ports(json!(
+            (0..40)
+                .map(|i| json!({"port": 1000 + i}))
+                .collect::<Vec<_>>()
+        ));
+        let mut distinct = many.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 40);
+        assert!(!many.contains(&30100));
     }
 }
