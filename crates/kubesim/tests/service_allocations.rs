@@ -381,20 +381,30 @@ async fn kubectl_prints_the_servers_refusal() {
 async fn a_type_change_frees_what_the_old_type_held() {
     let (fleet, c) = start().await;
     let default = services(&c, "default");
-    let np = apply(&default, svc("np", json!({"type": "NodePort"})))
-        .await
-        .unwrap();
+    let one_port = json!([{"name": "http", "port": 80}]);
+    let np = apply(
+        &default,
+        svc("np", json!({"type": "NodePort", "ports": one_port})),
+    )
+    .await
+    .unwrap();
     let held_port = port(&np);
-    let cluster_ip = apply(&default, svc("np", json!({"type": "ClusterIP"})))
-        .await
-        .unwrap();
+    // A port added in the same apply: no node port is new, so they all go.
+    let two_ports = json!([{"name": "http", "port": 80}, {"name": "metrics", "port": 9090}]);
+    let cluster_ip = apply(
+        &default,
+        svc("np", json!({"type": "ClusterIP", "ports": two_ports})),
+    )
+    .await
+    .unwrap();
     let spec = &cluster_ip.data["spec"];
     assert_eq!(
         (
             spec["ports"][0].get("nodePort"),
+            spec["ports"][1].get("nodePort"),
             spec.get("externalTrafficPolicy")
         ),
-        (None, None),
+        (None, None, None),
         "{spec}"
     );
     let taker = create(&default, node_port("taker", held_port))
@@ -413,11 +423,15 @@ async fn a_type_change_frees_what_the_old_type_held() {
     .await
     .unwrap();
     let spec = &external.data["spec"];
-    assert_eq!(
-        (spec.get("clusterIP"), spec.get("clusterIPs")),
-        (None, None),
-        "{spec}"
-    );
+    for field in [
+        "clusterIP",
+        "clusterIPs",
+        "ipFamilies",
+        "ipFamilyPolicy",
+        "internalTrafficPolicy",
+    ] {
+        assert_eq!(spec.get(field), None, "{field} in {spec}");
+    }
     let taker = create(&default, svc("ip-taker", json!({"clusterIP": held_ip})))
         .await
         .unwrap();

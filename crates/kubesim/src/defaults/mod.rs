@@ -129,10 +129,11 @@ pub fn on_create(
             // The allocation index, not a scan of every Service: see `crate::allocations`.
             let in_use = store.allocations();
             let claims = service_claims::Claims::of(store, service_cidr, dry_run);
+            service_claims::validate(object)?;
             claims.cluster_ip(object)?;
             service::allocate(object, service_cidr, |ip| in_use.ip_in_use(ip))?;
             claims.node_ports(object, None)?;
-            service::allocate_node_ports(object, |port| in_use.node_port_in_use(port))?;
+            service::allocate_node_ports(object, true, |port| in_use.node_port_in_use(port))?;
             object["status"] = json!({"loadBalancer": {}});
         }
         ("", "Pod") => {
@@ -174,13 +175,14 @@ pub fn allocate_update(
     }
     let in_use = store.allocations();
     let claims = service_claims::Claims::of(store, service_cidr, dry_run);
+    service_claims::validate(new)?;
     let external = service_claims::Claims::is_external_name;
     if external(old) && !external(new) {
         claims.cluster_ip(new)?;
         service::allocate(new, service_cidr, |ip| in_use.ip_in_use(ip))?;
     }
     claims.node_ports(new, Some(old))?;
-    service::allocate_node_ports(new, |port| in_use.node_port_in_use(port))
+    service::allocate_node_ports(new, false, |port| in_use.node_port_in_use(port))
 }
 
 /// The Job registry's selector, unless `spec.manualSelector` is true: the pod template

@@ -61,10 +61,12 @@ pub fn defaults(spec: &mut Map<String, Value>) {
 /// Node ports (30000–32767) for the ports of a NodePort or LoadBalancer Service that have
 /// none (a LoadBalancer with `allocateLoadBalancerNodePorts: false` gets none), other than
 /// those `taken` or named by its other ports; a full range fails the write with the real
-/// server's 500. Ports of one `port` number share a node port (a TCP and a UDP port 53),
-/// as the registry's allocation by port number does.
+/// server's 500. On create (`share_by_number`), ports of one `port` number share a node
+/// port (a TCP and a UDP port 53), as the registry's first allocation does; an update
+/// gives each port without one its own.
 pub fn allocate_node_ports(
     object: &mut Value,
+    share_by_number: bool,
     taken: impl Fn(i64) -> bool,
 ) -> Result<(), ApiError> {
     let mut used = super::service_claims::requested_node_ports(object);
@@ -98,7 +100,10 @@ pub fn allocate_node_ports(
             continue;
         }
         let number = p.get("port").and_then(Value::as_i64);
-        let shared = by_port.iter().find(|(q, _)| *q == number).map(|(_, n)| *n);
+        let shared = by_port
+            .iter()
+            .find(|(q, _)| share_by_number && *q == number)
+            .map(|(_, n)| *n);
         let n = match shared {
             Some(n) => n,
             None => {
@@ -206,49 +211,75 @@ fn needs_cluster_ip(spec: &Map<String, Value>) -> bool {
     spec.get("type").and_then(Value::as_str) != Some("ExternalName")
 }
 
-/// The ports' node ports, in order (`None` for a port without one).
-fn node_ports_of(spec: &Map<String, Value>) -> Vec<Option<&Value>> {
+/// The ports' non-zero node ports.
+fn node_ports_of(spec: &Map<String, Value>) -> Vec<i64> {
     spec.get("ports")
         .and_then(Value::as_array)
-        .map(|ports| ports.iter().map(|p| p.get("nodePort")).collect())
-        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.get("nodePort")?.as_i64())
+        .filter(|n| *n != 0)
+        .collect()
+}
+
+/// Whether the Service can be reached from outside the cluster (`externalTrafficPolicy`
+/// applies): node ports, or external IPs.
+fn externally_accessible(spec: &Map<String, Value>) -> bool {
+    needs_node_ports(spec)
+        || matches!(
+            spec.get("type").and_then(Value::as_str),
+            None | Some("ClusterIP")
+        ) && spec
+            .get("externalIPs")
+            .and_then(Value::as_array)
+            .is_some_and(|ips| !ips.is_empty())
 }
 
 /// What no longer applies after a change of type, when the client left it as the server
-/// set it.
+/// set it (the registry's `dropTypeDependentFields`).
 fn drop_type_dependent_fields(old_spec: &Map<String, Value>, spec: &mut Map<String, Value>) {
+    let same = |spec: &Map<String, Value>, f: &str| old_spec.get(f) == spec.get(f);
     if needs_cluster_ip(old_spec) && !needs_cluster_ip(spec) {
-        let same = |spec: &Map<String, Value>, f: &str| old_spec.get(f) == spec.get(f);
         if same(spec, "clusterIP") && same(spec, "clusterIPs") {
             spec.remove("clusterIP");
             spec.remove("clusterIPs");
         }
-        for f in ["ipFamilies", "ipFamilyPolicy"] {
+        for f in ["ipFamilies", "ipFamilyPolicy", "internalTrafficPolicy"] {
             if same(spec, f) {
                 spec.remove(f);
             }
         }
     }
-    // `externalTrafficPolicy` and the node ports go with the types that expose nodes.
+    // Node ports may be added, removed or moved, as long as none is new.
+    let new_ports = node_ports_of(spec);
     if needs_node_ports(old_spec)
         && !needs_node_ports(spec)
-        && old_spec.get("externalTrafficPolicy") == spec.get("externalTrafficPolicy")
-    {
-        spec.remove("externalTrafficPolicy");
-    }
-    if needs_node_ports(old_spec)
-        && !needs_node_ports(spec)
-        && node_ports_of(old_spec) == node_ports_of(spec)
+        && new_ports
+            .iter()
+            .all(|n| node_ports_of(old_spec).contains(n))
         && let Some(Value::Array(ports)) = spec.get_mut("ports")
     {
         for port in ports.iter_mut().filter_map(Value::as_object_mut) {
             port.remove("nodePort");
         }
     }
+    if !externally_accessible(spec) && same(spec, "externalTrafficPolicy") {
+        spec.remove("externalTrafficPolicy");
+    }
+    let load_balancer = |s: &Map<String, Value>| s.get("type") == Some(&json!("LoadBalancer"));
+    if load_balancer(old_spec) && !load_balancer(spec) {
+        for f in ["allocateLoadBalancerNodePorts", "loadBalancerClass"] {
+            if same(spec, f) {
+                spec.remove(f);
+            }
+        }
+    }
 }
 
-/// Ports that lost their node port in an update keep the allocated one (same port and
-/// protocol), as the registry does, while the type has node ports.
+/// Ports that lost their node port in an update keep the allocated one while the type
+/// has node ports. Matched by port number and protocol; the registry matches by port
+/// name, which validation makes unique among several ports (the two differ only for a
+/// port renamed or renumbered in the same update).
 fn keep_node_ports(old_spec: &Map<String, Value>, spec: &mut Map<String, Value>) {
     if !(needs_node_ports(old_spec) && needs_node_ports(spec)) {
         return;
@@ -372,29 +403,35 @@ mod tests {
             )
         );
         let mut np = json!({"spec": {"type": "NodePort", "ports": [{"port": 80}]}});
-        let err = allocate_node_ports(&mut np, |_| true).unwrap_err();
+        let err = allocate_node_ports(&mut np, true, |_| true).unwrap_err();
         assert_eq!(
             err.message,
             "Internal error occurred: failed to allocate a nodePort: range is full"
         );
     }
 
-    /// Ports of one number share a node port, requested or allocated; others get their
-    /// own, skipping what is taken or named.
+    /// On create, ports of one number share a node port, requested or allocated; others
+    /// get their own, from what is not taken or named; on update, each its own.
     #[test]
-    fn ports_of_one_number_share_a_node_port() {
-        let node_ports = |ports: Value| {
+    fn ports_of_one_number_share_a_node_port_on_create() {
+        let node_ports_as = |create: bool, ports: Value| {
             let mut s = json!({"spec": {"type": "NodePort", "ports": ports}});
-            allocate_node_ports(&mut s, |n| n == 30100).unwrap();
+            allocate_node_ports(&mut s, create, |n| n < 32700).unwrap();
             let ports = s["spec"]["ports"].as_array().unwrap().clone();
             ports
                 .iter()
                 .map(|p| p["nodePort"].as_i64().unwrap())
                 .collect::<Vec<_>>()
         };
+        let node_ports = |ports: Value| node_ports_as(true, ports);
         let dns = node_ports(json!([{"port": 53, "protocol": "UDP"}, {"port": 53}, {"port": 80}]));
         assert_eq!(dns[0], dns[1]);
         assert_ne!(dns[0], dns[2]);
+        let updated = node_ports_as(
+            false,
+            json!([{"port": 53, "protocol": "UDP"}, {"port": 53}]),
+        );
+        assert_ne!(updated[0], updated[1]);
         let named =
             node_ports(json!([{"port": 53}, {"port": 53, "protocol": "UDP", "nodePort": 30053}]));
         assert_eq!(named, [30053, 30053]);
@@ -407,6 +444,6 @@ mod tests {
         distinct.sort_unstable();
         distinct.dedup();
         assert_eq!(distinct.len(), 40);
-        assert!(!many.contains(&30100));
+        assert!(many.iter().all(|n| *n >= 32700), "{many:?}");
     }
 }

@@ -79,7 +79,6 @@ impl<'a> Claims<'a> {
         if !matches!(service_type(service), "NodePort" | "LoadBalancer") {
             return Ok(());
         }
-        repeated_node_port(service)?;
         let own: Vec<i64> = old.map(requested_node_ports).unwrap_or_default();
         // (port, nodePort) claimed so far by this request.
         let mut claimed: Vec<(Option<i64>, i64)> = Vec::new();
@@ -91,8 +90,8 @@ impl<'a> Claims<'a> {
             let why = match claimed.iter().find(|(_, m)| *m == n) {
                 // An update claims each number once; a create shares it between ports of
                 // one `port` number only (a TCP and a UDP port 53, say). A dry-run
-                // allocator records nothing, so it never finds its own claim.
-                Some((q, _)) if old.is_some() || *q == port || self.dry_run => continue,
+                // allocator remembers its own claims too.
+                Some((q, _)) if old.is_some() || *q == port => continue,
                 Some(_) => Some(PORT_ALLOCATED.to_string()),
                 None => self.port_refusal(n),
             };
@@ -162,9 +161,10 @@ fn requested_ip(service: &Value) -> Option<(String, Ipv4Addr, Value)> {
     Some((text, ip, list))
 }
 
-/// Validation before any claim: two ports may name one node port only with different
-/// protocols (`spec.ports[i].nodePort: Duplicate value: …`).
-fn repeated_node_port(service: &Value) -> Result<(), ApiError> {
+/// The validation of a Service's ports that runs before any claim, whatever its type:
+/// two ports may name one node port only with different protocols
+/// (`spec.ports[i].nodePort: Duplicate value: …`).
+pub fn validate(service: &Value) -> Result<(), ApiError> {
     let mut seen: Vec<(i64, &str)> = Vec::new();
     for (i, p) in ports(service).iter().enumerate() {
         let Some(n) = node_port(p) else {
@@ -336,29 +336,26 @@ mod tests {
         assert!(message.ends_with(
             "Invalid value: 8080: provided port is not in the valid range. The range of valid ports is 30000-32767"
         ));
-        // One node port for two `port` numbers: taken by the first on create (a dry-run
-        // records nothing, so it does not see that), refused by validation when the
-        // protocols are the same too.
+        // One node port for two `port` numbers: taken by the first on create, in a
+        // dry-run too (its allocator remembers its own claims).
         let twice = json!([{"port": 80, "nodePort": 30001},
             {"port": 443, "protocol": "UDP", "nodePort": 30001}]);
-        let (field, message) = port_error(c, twice.clone(), None).unwrap();
-        assert_eq!(field, "spec.ports[1].nodePort");
-        assert!(message.ends_with(PORT_ALLOCATED), "{message}");
-        assert_eq!(port_error(claims(&h, true), twice.clone(), None), None);
-        let same_protocol = json!([{"port": 80, "nodePort": 30001},
-            {"port": 443, "protocol": "TCP", "nodePort": 30001}]);
-        for (c, old) in [
-            (c, None),
-            (claims(&h, true), None),
-            (c, Some(svc(json!({})))),
-        ] {
-            let (field, message) = port_error(c, same_protocol.clone(), old).unwrap();
+        for c in [c, claims(&h, true)] {
+            let (field, message) = port_error(c, twice.clone(), None).unwrap();
             assert_eq!(field, "spec.ports[1].nodePort");
-            assert_eq!(
-                message,
-                r#"Service "web" is invalid: spec.ports[1].nodePort: Duplicate value: 30001"#
-            );
+            assert!(message.ends_with(PORT_ALLOCATED), "{message}");
         }
+        // The same protocol too: validation's Duplicate value, before any claim.
+        let same_protocol = svc(json!({"type": "ClusterIP", "clusterIP": "10.0.0.5",
+            "ports": [{"port": 80, "nodePort": 30001}, {"port": 443, "nodePort": 30001}]}));
+        let e = validate(&same_protocol).unwrap_err();
+        assert_eq!(
+            (e.details.causes[0].reason.as_str(), e.message.as_str()),
+            (
+                "FieldValueDuplicate",
+                r#"Service "web" is invalid: spec.ports[1].nodePort: Duplicate value: 30001"#
+            )
+        );
         let shared = json!([{"port": 53, "nodePort": 30053},
             {"port": 53, "protocol": "UDP", "nodePort": 30053}]);
         assert_eq!(port_error(c, shared, None), None);
