@@ -5,15 +5,16 @@
 //! A list goes across all namespaces. An identity allowed to list only in some
 //! namespaces (a tenant's, under RBAC) is refused that with 403; the resource is then
 //! listed in each namespace the set writes it to instead, which such an identity needs
-//! to be allowed anyway, and the applier remembers to do so from then on
+//! to be allowed anyway, and the applier remembers to do so for a minute
 //! ([`ListScopes`]).
 //!
 //! An object that exists but does not carry this deployer's owner labels is not found
 //! here; callers learn of it from the server-side dry-run instead (whose answer for an
 //! existing object carries a resourceVersion).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use flotilla_render::ObjectId;
 use futures::{StreamExt, TryStreamExt, stream};
@@ -28,29 +29,35 @@ use crate::target::Target;
 /// when it is listed per namespace (so at most its square in all).
 const CONCURRENT_LISTS: usize = 4;
 
-/// The resources an identity was refused a list across namespaces of, remembered so
-/// that later lists go to the namespaces at once (clones share them).
+/// The resources an identity was refused a list across namespaces of, remembered for a
+/// while so that lists go to the namespaces at once (clones share them); after
+/// [`ListScopes::RECHECK_AFTER`] a list across namespaces is tried again, in case the
+/// identity was granted it since.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct ListScopes {
-    per_namespace: Arc<Mutex<HashSet<(String, String)>>>,
+    refused: Arc<Mutex<HashMap<(String, String), Instant>>>,
 }
 
 impl ListScopes {
+    const RECHECK_AFTER: Duration = Duration::from_secs(60);
+
     fn key(resource: &ApiResource) -> (String, String) {
         (resource.group.clone(), resource.plural.clone())
     }
 
     fn per_namespace(&self, resource: &ApiResource) -> bool {
-        self.lock().contains(&Self::key(resource))
+        self.lock()
+            .get(&Self::key(resource))
+            .is_some_and(|at| at.elapsed() < Self::RECHECK_AFTER)
     }
 
     fn learn(&self, resource: &ApiResource) {
-        self.lock().insert(Self::key(resource));
+        self.lock().insert(Self::key(resource), Instant::now());
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<(String, String)>> {
-        // A set of names stays whole whatever panicked while holding it.
-        self.per_namespace
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Instant>> {
+        // A map of names and times stays whole whatever panicked while holding it.
+        self.refused
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
