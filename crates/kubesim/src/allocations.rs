@@ -14,7 +14,7 @@
 //! both are gone.
 
 use crate::store::ObjectKey;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::hash::Hash;
@@ -93,7 +93,14 @@ fn cluster_ips(service: &Value) -> impl Iterator<Item = Ipv4Addr> + '_ {
 pub(crate) fn node_ports(service: &Value) -> impl Iterator<Item = i64> + '_ {
     service
         .get("spec")
-        .and_then(|s| s.get("ports"))
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(spec_node_ports)
+}
+
+/// A Service spec's ports' non-zero `nodePort`s.
+pub(crate) fn spec_node_ports(spec: &Map<String, Value>) -> impl Iterator<Item = i64> + '_ {
+    spec.get("ports")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()

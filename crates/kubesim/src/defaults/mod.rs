@@ -126,14 +126,7 @@ pub fn on_create(
 ) -> Result<(), ApiError> {
     match (group, kind) {
         ("", "Service") => {
-            // The allocation index, not a scan of every Service: see `crate::allocations`.
-            let in_use = store.allocations();
-            let claims = service_claims::Claims::of(store, service_cidr, dry_run);
-            service_claims::validate(object)?;
-            claims.cluster_ip(object)?;
-            service::allocate(object, service_cidr, |ip| in_use.ip_in_use(ip))?;
-            claims.node_ports(object, None)?;
-            service::allocate_node_ports(object, true, |port| in_use.node_port_in_use(port))?;
+            allocate_service(object, None, store, service_cidr, dry_run)?;
             object["status"] = json!({"loadBalancer": {}});
         }
         ("", "Pod") => {
@@ -173,16 +166,31 @@ pub fn allocate_update(
     if (group, kind) != ("", "Service") {
         return Ok(());
     }
+    allocate_service(new, Some(old), store, service_cidr, dry_run)
+}
+
+/// A Service's registry allocations on create (`old` is `None`) or update: the ports
+/// validated, then what it asks for claimed and what it lacks allocated from the
+/// allocation index, not a scan of every Service (see `crate::allocations`). A cluster IP
+/// on create and when it stops being an ExternalName Service; node ports whenever its
+/// type has them, shared between ports of one number only on create.
+fn allocate_service(
+    service: &mut Value,
+    old: Option<&Value>,
+    store: &StoreState,
+    service_cidr: &str,
+    dry_run: bool,
+) -> Result<(), ApiError> {
     let in_use = store.allocations();
     let claims = service_claims::Claims::of(store, service_cidr, dry_run);
-    service_claims::validate(new)?;
+    service_claims::validate(service)?;
     let external = service_claims::Claims::is_external_name;
-    if external(old) && !external(new) {
-        claims.cluster_ip(new)?;
-        service::allocate(new, service_cidr, |ip| in_use.ip_in_use(ip))?;
+    if old.is_none_or(|old| external(old) && !external(service)) {
+        claims.cluster_ip(service)?;
+        service::allocate(service, service_cidr, |ip| in_use.ip_in_use(ip))?;
     }
-    claims.node_ports(new, Some(old))?;
-    service::allocate_node_ports(new, false, |port| in_use.node_port_in_use(port))
+    claims.node_ports(service, old)?;
+    service::allocate_node_ports(service, old.is_none(), |port| in_use.node_port_in_use(port))
 }
 
 /// The Job registry's selector, unless `spec.manualSelector` is true: the pod template

@@ -2,6 +2,7 @@
 //! on update.
 
 use super::default;
+use crate::allocations::spec_node_ports;
 use crate::status::ApiError;
 use serde_json::{Map, Value, json};
 use std::net::Ipv4Addr;
@@ -73,11 +74,9 @@ pub fn allocate_node_ports(
     let Some(spec) = spec_mut(object) else {
         return Ok(());
     };
-    let kind = spec.get("type").and_then(Value::as_str).unwrap_or("");
-    let wanted = kind == "NodePort"
-        || (kind == "LoadBalancer"
-            && spec.get("allocateLoadBalancerNodePorts") != Some(&Value::Bool(false)));
-    if !wanted {
+    let opted_out = spec.get("type") == Some(&json!("LoadBalancer"))
+        && spec.get("allocateLoadBalancerNodePorts") == Some(&Value::Bool(false));
+    if !needs_node_ports(spec) || opted_out {
         return Ok(());
     }
     let seed = i64::from(uuid::Uuid::new_v4().as_u128() as u16);
@@ -200,7 +199,8 @@ pub fn normalize_update(old: &Value, new: &mut Value) {
     keep_node_ports(old_spec, spec);
 }
 
-fn needs_node_ports(spec: &Map<String, Value>) -> bool {
+/// Whether a Service of this spec's type has node ports.
+pub(crate) fn needs_node_ports(spec: &Map<String, Value>) -> bool {
     matches!(
         spec.get("type").and_then(Value::as_str),
         Some("NodePort" | "LoadBalancer")
@@ -209,17 +209,6 @@ fn needs_node_ports(spec: &Map<String, Value>) -> bool {
 
 fn needs_cluster_ip(spec: &Map<String, Value>) -> bool {
     spec.get("type").and_then(Value::as_str) != Some("ExternalName")
-}
-
-/// The ports' non-zero node ports.
-fn node_ports_of(spec: &Map<String, Value>) -> Vec<i64> {
-    spec.get("ports")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|p| p.get("nodePort")?.as_i64())
-        .filter(|n| *n != 0)
-        .collect()
 }
 
 /// Whether the Service can be reached from outside the cluster (`externalTrafficPolicy`
@@ -251,12 +240,10 @@ fn drop_type_dependent_fields(old_spec: &Map<String, Value>, spec: &mut Map<Stri
         }
     }
     // Node ports may be added, removed or moved, as long as none is new.
-    let new_ports = node_ports_of(spec);
+    let old_ports: Vec<i64> = spec_node_ports(old_spec).collect();
     if needs_node_ports(old_spec)
         && !needs_node_ports(spec)
-        && new_ports
-            .iter()
-            .all(|n| node_ports_of(old_spec).contains(n))
+        && spec_node_ports(spec).all(|n| old_ports.contains(&n))
         && let Some(Value::Array(ports)) = spec.get_mut("ports")
     {
         for port in ports.iter_mut().filter_map(Value::as_object_mut) {

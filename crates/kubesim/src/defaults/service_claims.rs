@@ -76,7 +76,8 @@ impl<'a> Claims<'a> {
     /// Refuses the first node port `service` asks for that its allocator would; `old` is
     /// the stored Service on an update, whose own ports are kept, not claimed.
     pub fn node_ports(&self, service: &Value, old: Option<&Value>) -> Result<(), ApiError> {
-        if !matches!(service_type(service), "NodePort" | "LoadBalancer") {
+        let spec = service.get("spec").and_then(Value::as_object);
+        if !spec.is_some_and(super::service::needs_node_ports) {
             return Ok(());
         }
         let own: Vec<i64> = old.map(requested_node_ports).unwrap_or_default();
