@@ -86,12 +86,9 @@ fn ms(d: Duration) -> f64 {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
-    let n: usize = args.first().map(|a| a.parse()).transpose()?.unwrap_or(500);
-    let rounds: usize = args.get(1).map(|a| a.parse()).transpose()?.unwrap_or(3);
+    let args = common::args::<usize>()?;
+    let n = args.first().copied().unwrap_or(500);
+    let rounds = args.get(1).copied().unwrap_or(3);
 
     let (fleet, client) = common::cluster().await?;
     let cluster = &fleet.clusters()[0];

@@ -27,15 +27,12 @@ const OBJECTS: usize = 500;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
-    let rounds: usize = args.first().map(|a| a.parse()).transpose()?.unwrap_or(20);
-    let concurrency = match args.get(1) {
-        Some(a) => a.parse()?,
-        None => ApplyOptions::default().concurrency,
-    };
+    let args = common::args::<usize>()?;
+    let rounds = args.first().copied().unwrap_or(20);
+    let concurrency = args
+        .get(1)
+        .copied()
+        .unwrap_or(ApplyOptions::default().concurrency);
     ensure!(rounds > 0, "at least one round");
 
     let (fleet, client) = common::cluster().await?;

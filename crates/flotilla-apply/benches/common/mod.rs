@@ -1,13 +1,25 @@
 //! What the apply benchmarks share: the object set (a mix of what a Kustomization
 //! deploys), a one-cluster kubesim fleet with a client of it, and fresh namespaces.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use flotilla_render::{Object, ObjectSet};
 use kube::Client;
 use kube::api::{Api, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kubesim::{Fleet, FleetConfig, FleetHandle};
 use serde_json::{Value, json};
+
+/// The benchmark's own arguments (cargo adds `--bench`), each parsed as a `T`.
+pub fn args<T: std::str::FromStr>() -> Result<Vec<T>>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .map(|a| a.parse::<T>().with_context(|| format!("argument {a:?}")))
+        .collect()
+}
 
 /// One kubesim cluster whose simulated controllers are off (their status writes would
 /// move resourceVersions), and a client of it through its kubeconfig.
